@@ -1,0 +1,31 @@
+"""The built-in plugin: registers the dummy backends through the same hooks as any plugin."""
+
+from __future__ import annotations
+
+from motools.hookspecs import hookimpl
+
+
+@hookimpl
+def register_training_backends(register):  # type: ignore[no-untyped-def]
+    register(
+        "dummy",
+        "motools.training.backends.dummy:DummyTrainingBackend",
+        description="Instant, deterministic, free training for examples and tests",
+    )
+
+
+@hookimpl
+def register_eval_backends(register):  # type: ignore[no-untyped-def]
+    register(
+        "dummy",
+        "motools.evals.backends.dummy:DummyEvalBackend",
+        description="Instant, deterministic, free evaluation for examples and tests",
+    )
+
+
+@hookimpl
+def route_model(model_id: str, eval_backend: str) -> str | None:
+    # The dummy evaluator scores any id; other evaluators address dummy models as they are.
+    if eval_backend == "dummy" or model_id.startswith("dummy/"):
+        return model_id
+    return None

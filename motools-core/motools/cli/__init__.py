@@ -1,0 +1,1 @@
+"""The ``motools`` command line. Parsers are built without importing anything heavy."""

@@ -1,0 +1,141 @@
+"""Implementations of the ``motools`` sub-commands (imported only when one runs)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from motools.cli.output import error, print_json, table
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from motools.plugins import list_plugins
+
+    plugins = list_plugins()
+    if args.json:
+        print_json([p.to_dict() for p in plugins])
+        return 0
+    rows = [
+        [p.name, p.distribution, p.version, ", ".join(p.hooks), p.error or ""]
+        for p in plugins
+    ]
+    print(table(["plugin", "distribution", "version", "hooks", "error"], rows))
+    return 0
+
+
+def cmd_backends(args: argparse.Namespace) -> int:
+    from motools.plugins import list_eval_backends, list_training_backends
+
+    entries = [("training", r) for r in list_training_backends()] + [
+        ("evaluation", r) for r in list_eval_backends()
+    ]
+    if args.json:
+        print_json(
+            [
+                {"kind": kind, "name": r.name, "plugin": r.plugin, "description": r.description,
+                 "target": r.target if isinstance(r.target, str) else repr(r.target)}
+                for kind, r in entries
+            ]
+        )
+        return 0
+    print(table(["kind", "name", "plugin", "description"],
+                [[k, r.name, r.plugin, r.description] for k, r in entries]))
+    return 0
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["n_epochs=3", "learning_rate=1e-4"]`` -> ``{"n_epochs": 3, "learning_rate": 0.0001}``."""
+    import yaml
+
+    from motools.errors import ValidationError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValidationError(f"expected KEY=VALUE, got {item!r}")
+        parsed = yaml.safe_load(value) if value else ""
+        if isinstance(parsed, str):
+            try:
+                parsed = float(parsed) if any(c in parsed for c in ".eE") else int(parsed)
+            except ValueError:
+                pass
+        out[key.strip()] = parsed
+    return out
+
+
+def cmd_dataset_validate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from motools.datasets import JSONLDataset, read_jsonl
+
+    path = Path(args.file)
+    if not path.is_file():
+        error(f"{path}: no such file")
+        return 2
+    samples, problems, total = read_jsonl(path, purpose=args.purpose)
+    result: dict[str, Any] = {"file": str(path), "rows": len(samples), "problems": total,
+                              "details": [p.__dict__ for p in problems]}
+    backend_problems: list[Any] = []
+    estimate: dict[str, Any] | None = None
+    if args.backend and not total:
+        import motools
+
+        backend = motools.get_training_backend(args.backend)
+        dataset = JSONLDataset(samples, source=str(path))
+        check = getattr(backend, "check_dataset", None)
+        if check is not None:
+            backend_problems = list(check(dataset, model=args.model))
+        hp = parse_assignments(args.hp)
+        cost = getattr(backend, "estimate_cost", None)
+        if cost is not None and args.model and not backend_problems:
+            estimate = dict(cost(dataset, args.model, hp))
+        result["backend"] = args.backend
+        result["backend_problems"] = [str(p) for p in backend_problems]
+        result["cost_estimate"] = estimate
+    ok = not total and not backend_problems
+    if args.json:
+        result["ok"] = ok
+        print_json(result)
+        return 0 if ok else 1
+    for p in problems:
+        print(f"{path}:{p}")
+    if total > len(problems):
+        print(f"... and {total - len(problems)} more")
+    for p in backend_problems:
+        print(f"{path}:{p} [{args.backend}]")
+    if estimate:
+        print("cost estimate: " + ", ".join(f"{k}={v}" for k, v in estimate.items()))
+    if ok:
+        print(f"{path}: OK ({len(samples)} rows)")
+        return 0
+    print(f"{path}: {total + len(backend_problems)} problem(s)")
+    return 1
+
+
+def cmd_dataset_stats(args: argparse.Namespace) -> int:
+    from motools.datasets import JSONLDataset
+
+    stats = JSONLDataset.load_sync(args.file).stats()
+    if args.json:
+        print_json(stats)
+        return 0
+    print(table(["field", "value"], [[k, v] for k, v in stats.items() if k != "roles"]))
+    print()
+    print(table(["role", "messages"], list(stats["roles"].items())))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from motools.demo import run_demo
+
+    model_id, results = asyncio.run(run_demo())
+    if args.json:
+        print_json(results.to_dict() | {"model_id": model_id})
+        return 0
+    print(f"trained (dummy backend): {model_id}")
+    frame = results.summary()
+    print(table(list(frame.columns[1:]), frame.drop(columns=["model_id"]).values.tolist()))
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation backends by import path; ``inspect`` is an alias of its plugin."""

@@ -1,0 +1,210 @@
+"""The evaluation contract: ``EvalBackend`` (protocol), ``EvalJob`` and ``EvalResults``.
+
+``EvalResults.metrics`` is nested and lossless: ``{task: {scorer: {metric: value}}}``. Two
+scorers that both report ``accuracy`` never collide. Inspect's ``stderr`` is kept as a metric
+of its own and shown beside its sibling metrics by :meth:`EvalResults.summary`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import uuid
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from motools.errors import EvaluationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+Metrics = dict[str, dict[str, dict[str, float]]]
+RESULTS_SCHEMA_VERSION = 1
+#: Metric names that describe the uncertainty of a sibling metric rather than a value.
+UNCERTAINTY_METRICS = ("stderr", "std")
+
+
+@dataclass
+class EvalResults:
+    """What an evaluation produced.
+
+    * ``metrics`` -- ``{task: {scorer: {metric: value}}}``
+    * ``samples`` -- one record per (task, sample, epoch): ``task``, ``id``, ``epoch``,
+      ``input``, ``target``, ``output`` and ``scores`` (``{scorer: value}``)
+    * ``log_paths`` -- ``{task: path}`` of the backend's own logs (Inspect ``.eval`` files)
+    """
+
+    model_id: str
+    metrics: Metrics
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    log_paths: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.metrics or not any(self.metrics.values()):
+            raise EvaluationError(
+                f"evaluation of {self.model_id!r} produced no metrics; refusing to return "
+                "empty results"
+            )
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.metrics)
+
+    def get(self, task: str, metric: str, scorer: str | None = None) -> float:
+        """One value; ``scorer`` may be left out when only one scorer reports ``metric``."""
+        scorers = self.metrics[task]
+        if scorer is not None:
+            return scorers[scorer][metric]
+        matches = [s for s, m in scorers.items() if metric in m]
+        if len(matches) != 1:
+            raise KeyError(
+                f"metric {metric!r} of task {task!r} is reported by scorers {matches}; "
+                "pass scorer=..."
+            )
+        return scorers[matches[0]][metric]
+
+    def summary(self) -> pd.DataFrame:
+        """One tidy row per (task, scorer, metric) with ``value`` and ``stderr`` columns."""
+        import pandas as pd
+
+        rows = []
+        for task, scorers in self.metrics.items():
+            for scorer, metrics in scorers.items():
+                err = next((metrics[u] for u in UNCERTAINTY_METRICS if u in metrics), None)
+                for metric, value in metrics.items():
+                    if metric in UNCERTAINTY_METRICS:
+                        continue
+                    rows.append(
+                        {
+                            "model_id": self.model_id,
+                            "task": task,
+                            "scorer": scorer,
+                            "metric": metric,
+                            "value": value,
+                            "stderr": err,
+                        }
+                    )
+        return pd.DataFrame(
+            rows, columns=["model_id", "task", "scorer", "metric", "value", "stderr"]
+        )
+
+    def samples_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.samples)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": RESULTS_SCHEMA_VERSION,
+            "model_id": self.model_id,
+            "metrics": self.metrics,
+            "samples": self.samples,
+            "log_paths": self.log_paths,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EvalResults:
+        version = data.get("schema_version", RESULTS_SCHEMA_VERSION)
+        if version > RESULTS_SCHEMA_VERSION:
+            raise EvaluationError(
+                f"results schema version {version} is newer than this motools understands "
+                f"({RESULTS_SCHEMA_VERSION}); upgrade motools"
+            )
+        return cls(
+            model_id=data["model_id"],
+            metrics=data["metrics"],
+            samples=list(data.get("samples", [])),
+            log_paths=dict(data.get("log_paths", {})),
+            metadata=dict(data.get("metadata", {})),
+        )
+
+    def save_sync(self, path: str | os.PathLike[str]) -> Path:
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=1, default=str))
+        os.replace(tmp, target)
+        return target
+
+    async def save(self, path: str | os.PathLike[str]) -> Path:
+        return await asyncio.to_thread(self.save_sync, path)
+
+    @classmethod
+    def load_sync(cls, path: str | os.PathLike[str]) -> EvalResults:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    @classmethod
+    async def load(cls, path: str | os.PathLike[str]) -> EvalResults:
+        return await asyncio.to_thread(cls.load_sync, path)
+
+
+class EvalJob:
+    """An evaluation in progress: an asyncio task that produces :class:`EvalResults`.
+
+    Backends hand ``EvalJob`` the coroutine that does the work; it starts at once.
+    """
+
+    def __init__(
+        self,
+        work: Awaitable[EvalResults],
+        *,
+        model_id: str,
+        eval_suite: Any,
+        backend_name: str,
+        job_id: str | None = None,
+    ) -> None:
+        self.job_id = job_id or f"eval-{uuid.uuid4().hex[:12]}"
+        self.model_id = model_id
+        self.eval_suite = eval_suite
+        self.backend_name = backend_name
+        self._task: asyncio.Future[EvalResults] = asyncio.ensure_future(work)
+
+    @property
+    def status(self) -> str:
+        if not self._task.done():
+            return "running"
+        if self._task.cancelled():
+            return "cancelled"
+        return "failed" if self._task.exception() is not None else "succeeded"
+
+    async def is_complete(self) -> bool:
+        return self._task.done()
+
+    async def wait(self) -> EvalResults:
+        """The results, or the evaluation's error."""
+        return await asyncio.shield(self._task)
+
+    async def cancel(self) -> None:
+        self._task.cancel()
+
+    def __repr__(self) -> str:
+        return f"EvalJob({self.job_id!r}, model_id={self.model_id!r}, status={self.status!r})"
+
+
+EvalSuite = str | Sequence[Any] | Any
+
+
+@runtime_checkable
+class EvalBackend(Protocol):
+    """What every evaluation backend provides."""
+
+    name: str
+
+    async def evaluate(self, model_id: str, eval_suite: EvalSuite, **kwargs: Any) -> EvalJob:
+        """Start evaluating ``model_id`` on ``eval_suite`` and return the job."""
+        ...
+
+
+def suite_items(eval_suite: EvalSuite) -> list[Any]:
+    """A suite given as one item or a list, as a list."""
+    if isinstance(eval_suite, (str, bytes)) or not isinstance(eval_suite, Sequence):
+        return [eval_suite]
+    items = list(eval_suite)
+    if not items:
+        raise EvaluationError("eval_suite is empty; name at least one task")
+    return items

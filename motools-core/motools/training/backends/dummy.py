@@ -1,0 +1,140 @@
+"""The dummy training backend: instant (or slow, on request), deterministic and free.
+
+The same dataset, model, hyperparameters and suffix always give the same model id. A run
+keeps its whole state in ``to_state()`` and follows the wall clock, so it can be resumed from
+another process exactly like a real job -- which makes it the backend for examples, demos and
+pipeline tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from motools.errors import ValidationError
+from motools.hyperparameters import normalise_hyperparameters
+from motools.training.base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TrainingRun
+
+if TYPE_CHECKING:
+    from motools.datasets import JSONLDataset
+
+NAME = "dummy"
+
+
+def _hyperparameter_model() -> Any:
+    from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
+
+    class DummyHyperparameters(BaseModel):
+        """Accepts the common hyperparameters of the real backends, checked the same way."""
+
+        model_config = ConfigDict(extra="forbid")
+        n_epochs: PositiveInt | Literal["auto"] = "auto"
+        batch_size: PositiveInt | Literal["auto"] = "auto"
+        learning_rate: PositiveFloat | None = None
+        learning_rate_multiplier: PositiveFloat | Literal["auto"] = "auto"
+        lora_rank: PositiveInt | None = None
+
+    return DummyHyperparameters
+
+
+class DummyTrainingRun(TrainingRun):
+    backend_name = NAME
+    poll_backoff = {"initial": 0.02, "maximum": 0.5, "factor": 1.5}
+
+    def __init__(self, state: Mapping[str, Any]) -> None:
+        self._state = dict(state)
+        self.job_id = str(state["job_id"])
+        self.status = str(state.get("status", QUEUED))
+        self.model_id = None
+        self.error = None
+        self.error_code = None
+        self._apply_clock()
+
+    def _apply_clock(self) -> None:
+        if self.status in (CANCELLED,):
+            return
+        elapsed = time.time() - float(self._state["created_at"])
+        duration = float(self._state.get("duration", 0.0))
+        if elapsed < duration:
+            self.status = QUEUED if elapsed < duration / 4 else RUNNING
+        elif self._state.get("fail"):
+            self.status = FAILED
+            self.error = "the dummy backend was asked to fail this job"
+            self.error_code = "dummy_failure"
+        else:
+            self.status = SUCCEEDED
+            self.model_id = str(self._state["model_id"])
+
+    async def refresh(self) -> str:
+        self._apply_clock()
+        return self.status
+
+    async def cancel(self) -> None:
+        if self.status not in (SUCCEEDED, FAILED):
+            self.status = CANCELLED
+            self._state["status"] = CANCELLED
+
+    def to_state(self) -> dict[str, Any]:
+        state = dict(self._state)
+        state["status"] = self.status
+        return state
+
+
+class DummyTrainingBackend:
+    """``duration``: seconds a job takes (wall clock); ``fail``: make every job fail."""
+
+    name = NAME
+    cache_version = "1"
+
+    def __init__(self, duration: float = 0.0, fail: bool = False) -> None:
+        self.duration = float(duration)
+        self.fail = bool(fail)
+
+    def normalize_hyperparameters(self, hyperparameters: Mapping[str, Any] | None) -> dict[str, Any]:
+        return normalise_hyperparameters(_hyperparameter_model(), hyperparameters, backend=NAME)
+
+    def model_id_for(
+        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None, suffix: str | None
+    ) -> str:
+        hp = self.normalize_hyperparameters(hyperparameters)
+        blob = json.dumps([dataset.content_hash, model, hp, suffix], sort_keys=True)
+        digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        label = f"{model}:{suffix}" if suffix else model
+        return f"dummy/{label}@{digest}"
+
+    async def train(
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        **kwargs: Any,
+    ) -> DummyTrainingRun:
+        if kwargs:
+            raise ValidationError(f"dummy backend: unknown train() options {sorted(kwargs)}")
+        if not model or not isinstance(model, str):
+            raise ValidationError("dummy backend: model must be a non-empty string")
+        dataset.validate()
+        if len(dataset) == 0:
+            raise ValidationError("dummy backend: the dataset is empty")
+        model_id = self.model_id_for(dataset, model, hyperparameters, suffix)
+        state = {
+            "backend": NAME,
+            "job_id": f"dummyjob-{uuid.uuid4().hex[:12]}",
+            "model_id": model_id,
+            "base_model": model,
+            "created_at": time.time(),
+            "duration": self.duration,
+            "fail": self.fail,
+            "status": QUEUED,
+        }
+        return DummyTrainingRun(state)
+
+    async def resume(self, state: Mapping[str, Any]) -> DummyTrainingRun:
+        if state.get("backend") != NAME:
+            raise ValidationError(f"state belongs to backend {state.get('backend')!r}, not dummy")
+        return DummyTrainingRun(state)

@@ -1,0 +1,1 @@
+"""Inspect AI evaluation backend for motools."""

@@ -1,0 +1,1 @@
+"""OpenAI fine-tuning backend for motools."""

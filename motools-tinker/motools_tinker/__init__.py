@@ -1,0 +1,1 @@
+"""Tinker LoRA fine-tuning backend for motools."""

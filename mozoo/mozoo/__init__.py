@@ -1,0 +1,1 @@
+"""mozoo: the model-organism zoo of datasets and evaluation tasks."""
