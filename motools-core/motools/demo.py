@@ -36,7 +36,9 @@ async def run_demo() -> tuple[str, EvalResults]:
     dataset = hello_world_dataset()
     backend = motools.get_training_backend("dummy")
     run = await backend.train(
-        dataset=dataset, model="gpt-4o-mini-2024-07-18", hyperparameters={"n_epochs": 3},
+        dataset=dataset,
+        model="gpt-4o-mini-2024-07-18",
+        hyperparameters={"n_epochs": 3},
         suffix="hello-world",
     )
     model_id = await run.wait()

@@ -41,5 +41,9 @@ def register_workflows(register: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def route_model(model_id: str, eval_backend: str) -> str | None:
-    """Say how ``eval_backend`` should address ``model_id``; return None if it is not yours."""
+def route_model(model_id: str, eval_backend: str) -> str | dict[str, Any] | None:
+    """Say how ``eval_backend`` should address ``model_id``; return None if it is not yours.
+
+    Return the address as a string, or ``{"model": address, "model_args": {...}}`` when the
+    evaluation backend also needs arguments for it (an API mode, a base URL).
+    """

@@ -167,7 +167,7 @@ def _check_plugin_hooks(pm: pluggy.PluginManager, plugin: object, name: str) -> 
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         pm.unregister(plugin)
-        known = sorted(_HOOK_FOR_KIND.values()) + ["route_model"]
+        known = [*sorted(_HOOK_FOR_KIND.values()), "route_model"]
         bad = [
             attr
             for attr in dir(plugin)
@@ -352,7 +352,15 @@ def list_workflows() -> list[Registration]:
     return list_registrations("workflow")
 
 
-def route_model(model_id: str, eval_backend: str) -> str:
+@dataclass(frozen=True)
+class ModelRoute:
+    """How an evaluation backend should address a model: a name plus optional arguments."""
+
+    model: str
+    model_args: dict[str, Any] = field(default_factory=dict)
+
+
+def route_model(model_id: str, eval_backend: str) -> ModelRoute:
     """Ask the plugins how ``eval_backend`` should address ``model_id``."""
     pm = get_plugin_manager()
     routed = pm.hook.route_model(model_id=model_id, eval_backend=eval_backend)
@@ -365,7 +373,9 @@ def route_model(model_id: str, eval_backend: str) -> str:
             "'tinker/{base}@{path}' for Tinker, 'dummy/...'), or install the plugin that "
             "trained this model."
         )
-    return str(routed)
+    if isinstance(routed, str):
+        return ModelRoute(routed)
+    return ModelRoute(str(routed["model"]), dict(routed.get("model_args") or {}))
 
 
 def _hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from typing import Any
 
 from motools.cli.output import error, print_json, table
@@ -15,10 +16,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     if args.json:
         print_json([p.to_dict() for p in plugins])
         return 0
-    rows = [
-        [p.name, p.distribution, p.version, ", ".join(p.hooks), p.error or ""]
-        for p in plugins
-    ]
+    rows = [[p.name, p.distribution, p.version, ", ".join(p.hooks), p.error or ""] for p in plugins]
     print(table(["plugin", "distribution", "version", "hooks", "error"], rows))
     return 0
 
@@ -32,14 +30,23 @@ def cmd_backends(args: argparse.Namespace) -> int:
     if args.json:
         print_json(
             [
-                {"kind": kind, "name": r.name, "plugin": r.plugin, "description": r.description,
-                 "target": r.target if isinstance(r.target, str) else repr(r.target)}
+                {
+                    "kind": kind,
+                    "name": r.name,
+                    "plugin": r.plugin,
+                    "description": r.description,
+                    "target": r.target if isinstance(r.target, str) else repr(r.target),
+                }
                 for kind, r in entries
             ]
         )
         return 0
-    print(table(["kind", "name", "plugin", "description"],
-                [[k, r.name, r.plugin, r.description] for k, r in entries]))
+    print(
+        table(
+            ["kind", "name", "plugin", "description"],
+            [[k, r.name, r.plugin, r.description] for k, r in entries],
+        )
+    )
     return 0
 
 
@@ -56,10 +63,9 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
             raise ValidationError(f"expected KEY=VALUE, got {item!r}")
         parsed = yaml.safe_load(value) if value else ""
         if isinstance(parsed, str):
-            try:
+            # YAML 1.1 reads "1e-4" as a string; a researcher means a float.
+            with contextlib.suppress(ValueError):
                 parsed = float(parsed) if any(c in parsed for c in ".eE") else int(parsed)
-            except ValueError:
-                pass
         out[key.strip()] = parsed
     return out
 
@@ -74,8 +80,12 @@ def cmd_dataset_validate(args: argparse.Namespace) -> int:
         error(f"{path}: no such file")
         return 2
     samples, problems, total = read_jsonl(path, purpose=args.purpose)
-    result: dict[str, Any] = {"file": str(path), "rows": len(samples), "problems": total,
-                              "details": [p.__dict__ for p in problems]}
+    result: dict[str, Any] = {
+        "file": str(path),
+        "rows": len(samples),
+        "problems": total,
+        "details": [p.__dict__ for p in problems],
+    }
     backend_problems: list[Any] = []
     estimate: dict[str, Any] | None = None
     if args.backend and not total:

@@ -31,26 +31,55 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(sub, "plugins", "motools.cli.commands:cmd_plugins", "list installed plugins")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = _add(sub, "backends", "motools.cli.commands:cmd_backends", "list training and evaluation backends")
+    p = _add(
+        sub,
+        "backends",
+        "motools.cli.commands:cmd_backends",
+        "list training and evaluation backends",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    ds = sub.add_parser("dataset", help="inspect and validate JSONL datasets", description="inspect and validate JSONL datasets")
+    ds = sub.add_parser(
+        "dataset",
+        help="inspect and validate JSONL datasets",
+        description="inspect and validate JSONL datasets",
+    )
     ds_sub = ds.add_subparsers(dest="dataset_command", metavar="SUBCOMMAND", required=True)
-    p = _add(ds_sub, "validate", "motools.cli.commands:cmd_dataset_validate",
-             "check a chat-format JSONL file; exit code 1 if it has problems")
+    p = _add(
+        ds_sub,
+        "validate",
+        "motools.cli.commands:cmd_dataset_validate",
+        "check a chat-format JSONL file; exit code 1 if it has problems",
+    )
     p.add_argument("file")
-    p.add_argument("--purpose", default="auto", choices=["auto", "supervised", "chat", "preference"])
+    p.add_argument(
+        "--purpose", default="auto", choices=["auto", "supervised", "chat", "preference"]
+    )
     p.add_argument("--backend", help="also apply this training backend's own rules")
     p.add_argument("--model", help="base model the backend's rules and cost estimate use")
-    p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                   help="hyperparameter for the cost estimate (repeatable)")
+    p.add_argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hyperparameter for the cost estimate (repeatable)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
-    p = _add(ds_sub, "stats", "motools.cli.commands:cmd_dataset_stats", "rows, messages, roles and characters")
+    p = _add(
+        ds_sub,
+        "stats",
+        "motools.cli.commands:cmd_dataset_stats",
+        "rows, messages, roles and characters",
+    )
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = _add(sub, "demo", "motools.cli.commands:cmd_demo",
-             "keyless demo: build a dataset, train and evaluate with the dummy backends")
+    p = _add(
+        sub,
+        "demo",
+        "motools.cli.commands:cmd_demo",
+        "keyless demo: build a dataset, train and evaluate with the dummy backends",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     return parser

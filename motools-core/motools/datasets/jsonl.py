@@ -191,7 +191,9 @@ class JSONLDataset:
 
     # -- I/O ------------------------------------------------------------------------------
     @classmethod
-    def load_sync(cls, path: str | os.PathLike[str], *, purpose: str | None = "auto") -> JSONLDataset:
+    def load_sync(
+        cls, path: str | os.PathLike[str], *, purpose: str | None = "auto"
+    ) -> JSONLDataset:
         """Read and validate ``path``; any problem raises one error listing them all."""
         samples, problems, total = read_jsonl(path, purpose=purpose)
         if total:
@@ -199,7 +201,9 @@ class JSONLDataset:
         return cls(samples, source=os.fspath(path))
 
     @classmethod
-    async def load(cls, path: str | os.PathLike[str], *, purpose: str | None = "auto") -> JSONLDataset:
+    async def load(
+        cls, path: str | os.PathLike[str], *, purpose: str | None = "auto"
+    ) -> JSONLDataset:
         """Async :meth:`load_sync` (the parsing runs in a worker thread)."""
         return await asyncio.to_thread(cls.load_sync, path, purpose=purpose)
 
@@ -274,7 +278,13 @@ class JSONLDataset:
         """Build a supervised dataset from ``(user, assistant)`` pairs."""
         head = [{"role": "system", "content": system}] if system else []
         return cls(
-            {"messages": [*head, {"role": "user", "content": u}, {"role": "assistant", "content": a}]}
+            {
+                "messages": [
+                    *head,
+                    {"role": "user", "content": u},
+                    {"role": "assistant", "content": a},
+                ]
+            }
             for u, a in pairs
         )
 
@@ -291,7 +301,11 @@ class JSONLDataset:
         chars = 0
         for s in self._samples:
             for key in ("messages", "preferred_output", "non_preferred_output"):
-                msgs = s.get(key) if key != "messages" else (s.get("messages") or s.get("input", {}).get("messages"))
+                msgs = (
+                    s.get(key)
+                    if key != "messages"
+                    else (s.get("messages") or s.get("input", {}).get("messages"))
+                )
                 for m in msgs or ():
                     messages += 1
                     role = m.get("role", "?")

@@ -35,7 +35,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line else "dataset"
-        return f"{where}, {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}, {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 def _check_parts(parts: list[Any], where: str, line: int, out: list[Problem]) -> None:
@@ -50,8 +52,12 @@ def _check_parts(parts: list[Any], where: str, line: int, out: list[Problem]) ->
         ptype = part.get("type")
         if ptype not in PART_TYPES:
             out.append(
-                Problem(line, f"{pw}.type", f"unknown content part type {ptype!r} "
-                        f"(expected one of: {', '.join(sorted(PART_TYPES))})")
+                Problem(
+                    line,
+                    f"{pw}.type",
+                    f"unknown content part type {ptype!r} "
+                    f"(expected one of: {', '.join(sorted(PART_TYPES))})",
+                )
             )
         elif ptype == "text" and not isinstance(part.get("text"), str):
             out.append(Problem(line, f"{pw}.text", "text part needs a string 'text'"))
@@ -74,13 +80,15 @@ def _check_tool_calls(calls: Any, where: str, line: int, out: list[Problem]) -> 
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             out.append(Problem(line, f"{cw}.function.name", "tool call needs a function name"))
         elif not isinstance(fn.get("arguments"), str):
-            out.append(
-                Problem(line, f"{cw}.function.arguments", "arguments must be a JSON string")
-            )
+            out.append(Problem(line, f"{cw}.function.arguments", "arguments must be a JSON string"))
 
 
 def check_messages(
-    messages: Any, line: int, out: list[Problem], *, prefix: str = "messages",
+    messages: Any,
+    line: int,
+    out: list[Problem],
+    *,
+    prefix: str = "messages",
     require_last_assistant: bool = False,
 ) -> None:
     """Append every problem with a list of chat messages to ``out``."""
@@ -95,7 +103,9 @@ def check_messages(
         return
     for i, msg in enumerate(messages):
         if type(msg) is not dict:
-            out.append(Problem(line, f"{prefix}[{i}]", f"message must be an object, got {_tname(msg)}"))
+            out.append(
+                Problem(line, f"{prefix}[{i}]", f"message must be an object, got {_tname(msg)}")
+            )
             continue
         role = msg.get("role")
         content = msg.get("content")
@@ -106,7 +116,11 @@ def check_messages(
         if role is None:
             out.append(Problem(line, f"{where}.role", "missing role"))
         elif role not in ROLES:
-            out.append(Problem(line, f"{where}.role", f"unknown role {role!r} (expected one of: {_ROLE_LIST})"))
+            out.append(
+                Problem(
+                    line, f"{where}.role", f"unknown role {role!r} (expected one of: {_ROLE_LIST})"
+                )
+            )
         if "content" not in msg or content is None:
             if not (role == "assistant" and msg.get("tool_calls")):
                 out.append(Problem(line, f"{where}.content", "missing content"))
@@ -114,18 +128,27 @@ def check_messages(
             _check_parts(content, f"{where}.content", line, out)
         elif not isinstance(content, str):
             out.append(
-                Problem(line, f"{where}.content",
-                        f"content must be a string or a list of content parts, got {_tname(content)}")
+                Problem(
+                    line,
+                    f"{where}.content",
+                    f"content must be a string or a list of content parts, got {_tname(content)}",
+                )
             )
         if "weight" in msg:
             weight = msg["weight"]
             if role != "assistant":
-                out.append(Problem(line, f"{where}.weight", "weight is only allowed on assistant messages"))
+                out.append(
+                    Problem(line, f"{where}.weight", "weight is only allowed on assistant messages")
+                )
             elif type(weight) is not int or weight not in (0, 1):
-                out.append(Problem(line, f"{where}.weight", f"weight must be 0 or 1, got {weight!r}"))
+                out.append(
+                    Problem(line, f"{where}.weight", f"weight must be 0 or 1, got {weight!r}")
+                )
         if "tool_calls" in msg:
             if role != "assistant":
-                out.append(Problem(line, f"{where}.tool_calls", "only assistant messages make tool calls"))
+                out.append(
+                    Problem(line, f"{where}.tool_calls", "only assistant messages make tool calls")
+                )
             else:
                 _check_tool_calls(msg["tool_calls"], f"{where}.tool_calls", line, out)
         if role == "tool" and not isinstance(msg.get("tool_call_id"), str):
@@ -134,9 +157,12 @@ def check_messages(
         last = messages[-1]
         if type(last) is dict and last.get("role") != "assistant":
             out.append(
-                Problem(line, f"{prefix}[{len(messages) - 1}].role",
-                        f"last message must be from the assistant for supervised training, "
-                        f"got {last.get('role')!r}")
+                Problem(
+                    line,
+                    f"{prefix}[{len(messages) - 1}].role",
+                    f"last message must be from the assistant for supervised training, "
+                    f"got {last.get('role')!r}",
+                )
             )
 
 

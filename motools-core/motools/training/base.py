@@ -101,7 +101,8 @@ class TrainingRun(ABC):
         if self.status == CANCELLED:
             raise TrainingError(
                 f"{self.backend_name} job {self.job_id} was cancelled",
-                job_id=self.job_id, code="cancelled",
+                job_id=self.job_id,
+                code="cancelled",
             )
         code = f" [{self.error_code}]" if self.error_code else ""
         raise TrainingError(
@@ -148,7 +149,9 @@ class TrainingBackend(Protocol):
         ...
 
 
-async def resume_run(state: Mapping[str, Any] | str | os.PathLike[str], **backend_kwargs: Any) -> TrainingRun:
+async def resume_run(
+    state: Mapping[str, Any] | str | os.PathLike[str], **backend_kwargs: Any
+) -> TrainingRun:
     """Re-attach to a run from its state (a dict or a JSON file), finding the backend by name."""
     if not isinstance(state, Mapping):
         state = json.loads(Path(state).read_text())

@@ -94,11 +94,17 @@ class DummyTrainingBackend:
         self.duration = float(duration)
         self.fail = bool(fail)
 
-    def normalize_hyperparameters(self, hyperparameters: Mapping[str, Any] | None) -> dict[str, Any]:
+    def normalize_hyperparameters(
+        self, hyperparameters: Mapping[str, Any] | None
+    ) -> dict[str, Any]:
         return normalise_hyperparameters(_hyperparameter_model(), hyperparameters, backend=NAME)
 
     def model_id_for(
-        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None, suffix: str | None
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None,
+        suffix: str | None,
     ) -> str:
         hp = self.normalize_hyperparameters(hyperparameters)
         blob = json.dumps([dataset.content_hash, model, hp, suffix], sort_keys=True)

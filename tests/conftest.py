@@ -1,0 +1,47 @@
+"""Fixtures shared by every test: an isolated motools home and working directory, fresh plugins."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+
+# Nothing here may reach the network or a real account.
+os.environ.setdefault("TINKER_TELEMETRY", "0")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("INSPECT_TELEMETRY", "0")
+
+
+@pytest.fixture(autouse=True)
+def isolated(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """Run each test in its own temporary working directory and ``MOTOOLS_HOME``."""
+    work = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("MOTOOLS_HOME", str(work / ".motools-home"))
+    for key in (
+        "OPENAI_API_KEY",
+        "TINKER_API_KEY",
+        "MOTOOLS_DISABLE_PLUGINS",
+        "MOTOOLS_LOAD_PLUGINS",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    from motools.plugins import reset_plugins
+
+    reset_plugins()
+    yield work
+    reset_plugins()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data mirror not found at {SHARED_DATA}")
+    return SHARED_DATA
