@@ -45,3 +45,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data mirror not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+_ENTRIES_AT_START: set[str] = set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    _ENTRIES_AT_START.update(p.name for p in REPO_ROOT.iterdir())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any test left a file or folder in the repository root."""
+    left = sorted({p.name for p in REPO_ROOT.iterdir()} - _ENTRIES_AT_START - {"__pycache__"})
+    if left:
+        session.config.get_terminal_writer().line(
+            f"tests left these in the working directory: {left}", red=True
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
