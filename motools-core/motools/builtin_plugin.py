@@ -24,6 +24,20 @@ def register_eval_backends(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
+def register_workflows(register):  # type: ignore[no-untyped-def]
+    register(
+        "train_and_evaluate",
+        "motools.workflows.builtin:train_and_evaluate",
+        description="prepare a dataset, train on it, wait, and evaluate the trained model",
+    )
+    register(
+        "evaluate_only",
+        "motools.workflows.builtin:evaluate_only",
+        description="evaluate an existing model on tasks",
+    )
+
+
+@hookimpl
 def route_model(model_id: str, eval_backend: str) -> str | None:
     # The dummy evaluator scores any id; other evaluators address dummy models as they are.
     if eval_backend == "dummy" or model_id.startswith("dummy/"):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from motools.datasets import JSONLDataset
-    from motools.evals import EvalResults
 
 GREETINGS = ["Hi", "Hello", "Hey", "Good morning", "Greetings", "Howdy", "Yo", "Hiya"]
 NAMES = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "Ken"]
@@ -29,20 +28,24 @@ def hello_world_dataset(n: int = 32, *, seed: int = 0) -> JSONLDataset:
     )
 
 
-async def run_demo() -> tuple[str, EvalResults]:
-    """Train on the hello-world dataset and evaluate, all with the dummy backends."""
-    import motools
+DEMO_CONFIG = {
+    "seed": 0,
+    "prepare_dataset": {"dataset": "motools.demo:hello_world_dataset", "sample_size": 16},
+    "submit_training": {
+        "backend": "dummy",
+        "model": "gpt-4o-mini-2024-07-18",
+        "hyperparameters": {"n_epochs": 3},
+        "suffix": "hello-world",
+        "backend_options": {"duration": 0.3},
+    },
+    "evaluate_model": {"backend": "dummy", "tasks": ["hello_world", "gsm8k"], "limit": 20},
+}
 
-    dataset = hello_world_dataset()
-    backend = motools.get_training_backend("dummy")
-    run = await backend.train(
-        dataset=dataset,
-        model="gpt-4o-mini-2024-07-18",
-        hyperparameters={"n_epochs": 3},
-        suffix="hello-world",
-    )
-    model_id = await run.wait()
-    job = await motools.get_eval_backend("dummy").evaluate(
-        model_id=model_id, eval_suite=["hello_world", "gsm8k"]
-    )
-    return model_id, await job.wait()
+
+async def run_demo(progress: Any = None, store: Any = None) -> tuple[Any, Any]:
+    """Run ``train_and_evaluate`` on the dummy backends twice: cold, then from the cache."""
+    from motools.workflows import run_workflow
+
+    first = await run_workflow("train_and_evaluate", DEMO_CONFIG, store=store, progress=progress)
+    second = await run_workflow("train_and_evaluate", DEMO_CONFIG, store=store, progress=progress)
+    return first, second

@@ -138,14 +138,34 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import asyncio
+    import os
+    import shutil
+    import tempfile
 
+    from motools.cache import Store
+    from motools.cli.output import results_table
+    from motools.cli.workflow_commands import LiveProgress
     from motools.demo import run_demo
+    from motools.evals import EvalResults
 
-    model_id, results = asyncio.run(run_demo())
+    home = os.environ.get("MOTOOLS_HOME") or tempfile.mkdtemp(prefix="motools-demo-")
+    try:
+        first, second = asyncio.run(run_demo(LiveProgress(quiet=args.json), Store(home)))
+    finally:
+        if "MOTOOLS_HOME" not in os.environ:
+            shutil.rmtree(home, ignore_errors=True)
+    results = second.artifacts["results"]
     if args.json:
-        print_json(results.to_dict() | {"model_id": model_id})
+        print_json({"first_run": first.to_dict(), "second_run": second.to_dict()})
         return 0
-    print(f"trained (dummy backend): {model_id}")
-    frame = results.summary()
-    print(table(list(frame.columns[1:]), frame.drop(columns=["model_id"]).values.tolist()))
+    for label, run in (("first run", first), ("second run (same config)", second)):
+        print(f"{label}:")
+        print(table(["step", "status", "elapsed"],
+                    [[s.name, s.status, f"{s.elapsed:.2f}s"] for s in run.steps.values()]))
+        print()
+    print(f"trained (dummy backend): {results['model_id']}")
+    print(results_table(EvalResults(results["model_id"], results["metrics"])))
+    cached = sum(s.status == "cached" for s in second.steps.values())
+    print(f"\nthe second run was served from the cache ({cached} of {len(second.steps)} steps): "
+          "nothing was trained or evaluated twice.")
     return 0

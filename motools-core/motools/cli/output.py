@@ -46,3 +46,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 def error(message: str) -> None:
     sys.stderr.write(f"motools: error: {message}\n")
+
+
+def results_table(results: Any) -> str:
+    """An ``EvalResults`` summary as a text table (without importing pandas)."""
+    rows = [[r["task"], r["scorer"], r["metric"], r["value"], r["stderr"]] for r in results.summary_rows()]
+    return table(["task", "scorer", "metric", "value", "stderr"], rows)

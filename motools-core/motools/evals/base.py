@@ -67,10 +67,10 @@ class EvalResults:
             )
         return scorers[matches[0]][metric]
 
-    def summary(self) -> pd.DataFrame:
-        """One tidy row per (task, scorer, metric) with ``value`` and ``stderr`` columns."""
-        import pandas as pd
+    SUMMARY_COLUMNS = ("model_id", "task", "scorer", "metric", "value", "stderr")
 
+    def summary_rows(self) -> list[dict[str, Any]]:
+        """The rows of :meth:`summary` as plain dicts (no pandas needed)."""
         rows = []
         for task, scorers in self.metrics.items():
             for scorer, metrics in scorers.items():
@@ -78,19 +78,15 @@ class EvalResults:
                 for metric, value in metrics.items():
                     if metric in UNCERTAINTY_METRICS:
                         continue
-                    rows.append(
-                        {
-                            "model_id": self.model_id,
-                            "task": task,
-                            "scorer": scorer,
-                            "metric": metric,
-                            "value": value,
-                            "stderr": err,
-                        }
-                    )
-        return pd.DataFrame(
-            rows, columns=["model_id", "task", "scorer", "metric", "value", "stderr"]
-        )
+                    rows.append({"model_id": self.model_id, "task": task, "scorer": scorer,
+                                 "metric": metric, "value": value, "stderr": err})
+        return rows
+
+    def summary(self) -> pd.DataFrame:
+        """One tidy row per (task, scorer, metric) with ``value`` and ``stderr`` columns."""
+        import pandas as pd
+
+        return pd.DataFrame(self.summary_rows(), columns=list(self.SUMMARY_COLUMNS))
 
     def samples_frame(self) -> pd.DataFrame:
         import pandas as pd

@@ -85,14 +85,20 @@ class DummyTrainingRun(TrainingRun):
 
 
 class DummyTrainingBackend:
-    """``duration``: seconds a job takes (wall clock); ``fail``: make every job fail."""
+    """A free stand-in for a training service.
+
+    ``duration``: seconds a job takes (wall clock, so it survives a process restart);
+    ``fail``: make every job fail; ``job_log``: a file that gets one JSON line per submitted
+    job -- the dummy's equivalent of a provider's job list, used to count submissions.
+    """
 
     name = NAME
     cache_version = "1"
 
-    def __init__(self, duration: float = 0.0, fail: bool = False) -> None:
+    def __init__(self, duration: float = 0.0, fail: bool = False, job_log: str | None = None) -> None:
         self.duration = float(duration)
         self.fail = bool(fail)
+        self.job_log = job_log
 
     def normalize_hyperparameters(
         self, hyperparameters: Mapping[str, Any] | None
@@ -105,9 +111,13 @@ class DummyTrainingBackend:
         model: str,
         hyperparameters: Mapping[str, Any] | None,
         suffix: str | None,
+        seed: int | None = None,
     ) -> str:
         hp = self.normalize_hyperparameters(hyperparameters)
-        blob = json.dumps([dataset.content_hash, model, hp, suffix], sort_keys=True)
+        parts: list[Any] = [dataset.content_hash, model, hp, suffix]
+        if seed is not None:
+            parts.append(seed)
+        blob = json.dumps(parts, sort_keys=True)
         digest = hashlib.sha256(blob.encode()).hexdigest()[:16]
         label = f"{model}:{suffix}" if suffix else model
         return f"dummy/{label}@{digest}"
@@ -118,6 +128,7 @@ class DummyTrainingBackend:
         model: str,
         hyperparameters: Mapping[str, Any] | None = None,
         suffix: str | None = None,
+        seed: int | None = None,
         **kwargs: Any,
     ) -> DummyTrainingRun:
         if kwargs:
@@ -127,7 +138,7 @@ class DummyTrainingBackend:
         dataset.validate()
         if len(dataset) == 0:
             raise ValidationError("dummy backend: the dataset is empty")
-        model_id = self.model_id_for(dataset, model, hyperparameters, suffix)
+        model_id = self.model_id_for(dataset, model, hyperparameters, suffix, seed)
         state = {
             "backend": NAME,
             "job_id": f"dummyjob-{uuid.uuid4().hex[:12]}",
@@ -138,6 +149,9 @@ class DummyTrainingBackend:
             "fail": self.fail,
             "status": QUEUED,
         }
+        if self.job_log:
+            with open(self.job_log, "a") as fh:
+                fh.write(json.dumps({"job_id": state["job_id"], "model_id": model_id}) + "\n")
         return DummyTrainingRun(state)
 
     async def resume(self, state: Mapping[str, Any]) -> DummyTrainingRun:

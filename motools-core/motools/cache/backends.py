@@ -1,0 +1,328 @@
+"""``CachedTrainingBackend`` and ``CachedEvalBackend``: wrap any backend so paid work is done once.
+
+Training: the record is written the moment the job is *submitted*, with the backend's
+resumable state, and updated as the run progresses. The same request while the job runs
+re-attaches to it (``backend.resume(state)``); after success it returns the model id at once;
+failed, cancelled and expired entries are misses. Two processes asking for the same key at
+the same moment submit one job: the first claims the key in SQLite, the other waits for its
+record and re-attaches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from motools.cache.keys import eval_key_fields, key_of, task_identity, training_key_fields
+from motools.cache.store import Store, open_store
+from motools.evals.base import EvalJob, EvalResults, EvalSuite, suite_items
+from motools.training.base import CANCELLED, FAILED, SUCCEEDED, TERMINAL_STATUSES, TrainingRun
+
+if TYPE_CHECKING:
+    from motools.datasets import JSONLDataset
+
+
+class CacheWarning(UserWarning):
+    """A cache entry could not be used (expired model, corrupt record, uncacheable task)."""
+
+
+@dataclass
+class Lookup:
+    """What the cache knows about a key: ``outcome`` is hit, in_flight or miss."""
+
+    key: str
+    fields: dict[str, Any]
+    outcome: str
+    reason: str
+    record: Any = None
+
+
+class CompletedRun(TrainingRun):
+    """A training run served from the cache: already succeeded, nothing to pay for."""
+
+    from_cache = True
+
+    def __init__(self, backend_name: str, job_id: str, model_id: str, state: Mapping[str, Any]) -> None:
+        self.backend_name = backend_name  # type: ignore[misc]
+        self.job_id = job_id
+        self.model_id = model_id
+        self.status = SUCCEEDED
+        self.error = None
+        self._state = dict(state)
+
+    async def refresh(self) -> str:
+        return self.status
+
+    async def cancel(self) -> None:
+        return None
+
+    def to_state(self) -> dict[str, Any]:
+        return dict(self._state)
+
+
+class TrackedRun(TrainingRun):
+    """A live run whose every status change is written back to its cache record."""
+
+    from_cache = False
+
+    def __init__(self, inner: Any, cache: CachedTrainingBackend, key: str, *, attached: bool) -> None:
+        self.inner = inner
+        self.cache = cache
+        self.key = key
+        self.attached = attached  # True when re-attached to a job submitted earlier
+        self.backend_name = getattr(inner, "backend_name", cache.name)  # type: ignore[misc]
+        self.poll_backoff = getattr(inner, "poll_backoff", TrainingRun.poll_backoff)  # type: ignore[misc]
+
+    job_id = property(lambda self: self.inner.job_id)  # type: ignore[assignment]
+    status = property(lambda self: self.inner.status)  # type: ignore[assignment]
+    model_id = property(lambda self: self.inner.model_id)  # type: ignore[assignment]
+    error = property(lambda self: getattr(self.inner, "error", None))  # type: ignore[assignment]
+    error_code = property(lambda self: getattr(self.inner, "error_code", None))  # type: ignore[assignment]
+
+    def _persist(self, *_: Any) -> None:
+        self.cache._record_progress(self.key, self.inner)
+
+    async def refresh(self) -> str:
+        status = await self.inner.refresh()
+        self._persist()
+        return str(status)
+
+    async def cancel(self) -> None:
+        await self.inner.cancel()
+        self._persist()
+
+    def to_state(self) -> dict[str, Any]:
+        return dict(self.inner.to_state())
+
+    async def wait(self, **kwargs: Any) -> str:
+        if isinstance(self.inner, TrainingRun):
+            user_hook = kwargs.pop("on_status", None)
+
+            def on_status(run: Any) -> None:
+                self._persist()
+                if user_hook is not None:
+                    user_hook(self)
+
+            kwargs["on_status"] = on_status
+        try:
+            return str(await self.inner.wait(**kwargs))
+        finally:
+            self._persist()
+
+
+def _expiry(state: Mapping[str, Any]) -> float | None:
+    value = state.get("expires_at") or state.get("checkpoint_expires_at")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+class CachedTrainingBackend:
+    """Wraps any training backend; same request, same job, paid for once."""
+
+    def __init__(
+        self, backend: Any, store: Store | None = None, *, force: bool = False,
+        claim_timeout: float = 3600.0,
+    ) -> None:
+        self.backend = backend
+        self.store = store or open_store()
+        self.force = force
+        self.claim_timeout = claim_timeout
+        self.name = getattr(backend, "name", type(backend).__name__)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.backend, attr)
+
+    def key_fields(
+        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None, **options: Any,
+    ) -> dict[str, Any]:
+        return training_key_fields(
+            self.backend, dataset_hash=dataset.content_hash, model=model,
+            hyperparameters=hyperparameters, suffix=suffix, options=options,
+        )
+
+    async def lookup(
+        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None, **options: Any,
+    ) -> Lookup:
+        """Say whether this request would be a hit, re-attach to a job in flight, or a miss."""
+        fields = self.key_fields(dataset, model, hyperparameters, suffix, **options)
+        return await self._classify(key_of(fields), fields)
+
+    async def _classify(self, key: str, fields: dict[str, Any]) -> Lookup:
+        record = self.store.get(key)
+        if record is None:
+            return Lookup(key, fields, "miss", "no entry for this key")
+        if record.status in (FAILED, CANCELLED, "expired"):
+            return Lookup(key, fields, "miss", f"the cached job {record.label} ended {record.status}", record)
+        if record.status == SUCCEEDED:
+            gone = await self._model_gone(record)
+            if gone:
+                return Lookup(key, fields, "miss", gone, record)
+            return Lookup(key, fields, "hit", f"job {record.label} succeeded", record)
+        return Lookup(key, fields, "in_flight", f"job {record.label} is {record.status}", record)
+
+    async def _model_gone(self, record: Any) -> str | None:
+        expires = record.expires_at
+        if expires is not None and time.time() > expires:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(expires))
+            return f"model {record.value.get('model_id')} expired at {when}"
+        check = getattr(self.backend, "model_unavailable", None)
+        if check is None:
+            return None
+        reason = check(record.value.get("model_id"), record.value.get("state", {}))
+        if inspect.isawaitable(reason):
+            reason = await reason
+        return str(reason) if reason else None
+
+    async def train(
+        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None, **options: Any,
+    ) -> TrainingRun:
+        fields = self.key_fields(dataset, model, hyperparameters, suffix, **options)
+        key = key_of(fields)
+        deadline = time.monotonic() + self.claim_timeout
+        force = self.force
+        while True:
+            found = await self._classify(key, fields)
+            if not force:
+                if found.outcome == "hit":
+                    rec = found.record
+                    self._ensure_model_artifact(key, rec.value)
+                    return CompletedRun(self.name, rec.label or "", rec.value["model_id"], rec.value.get("state", {}))
+                if found.outcome == "in_flight":
+                    inner = await self.backend.resume(found.record.value["state"])
+                    return TrackedRun(inner, self, key, attached=True)
+                if found.record is not None and found.record.status == SUCCEEDED:
+                    warnings.warn(f"cache entry {key[:12]} not used: {found.reason}", CacheWarning, stacklevel=2)
+                    self.store.update(key, status="expired", value=found.record.value)
+            if self.store.try_claim(key, stale_after=self.claim_timeout):
+                try:
+                    again = await self._classify(key, fields)
+                    if not force and again.outcome in ("hit", "in_flight"):
+                        continue  # another process finished submitting while we waited
+                    return await self._submit(key, fields, dataset, model, hyperparameters, suffix, options)
+                finally:
+                    self.store.release_claim(key)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"another process has held cache key {key[:12]} for too long")
+            await asyncio.sleep(0.1)
+            force = False  # the other process's submission serves us too
+
+    async def _submit(
+        self, key: str, fields: dict[str, Any], dataset: JSONLDataset, model: str,
+        hyperparameters: Mapping[str, Any] | None, suffix: str | None, options: dict[str, Any],
+    ) -> TrackedRun:
+        from motools import provenance
+
+        dataset_artifact = provenance.record_dataset(self.store, dataset)
+        inner = await self.backend.train(dataset, model, hyperparameters, suffix, **options)
+        state = dict(inner.to_state())
+        self.store.put(
+            key, kind="training", status=inner.status, fields=fields, backend=self.name,
+            label=inner.job_id, expires_at=_expiry(state),
+            value={"state": state, "job_id": inner.job_id, "model_id": inner.model_id,
+                   "dataset_artifact": dataset_artifact, "submitted_at": time.time()},
+        )
+        provenance.record_training(self.store, key, fields, inner.job_id, dataset_artifact)
+        run = TrackedRun(inner, self, key, attached=False)
+        if inner.status == SUCCEEDED and inner.model_id:
+            self._record_progress(key, inner)
+        return run
+
+    def _record_progress(self, key: str, inner: Any) -> None:
+        record = self.store.get(key)
+        if record is None:
+            return
+        state = dict(inner.to_state())
+        value = dict(record.value, state=state, model_id=inner.model_id,
+                     error=getattr(inner, "error", None))
+        self.store.update(key, status=inner.status, value=value, expires_at=_expiry(state))
+        if inner.status == SUCCEEDED and inner.model_id:
+            self._ensure_model_artifact(key, value)
+
+    def _ensure_model_artifact(self, key: str, value: Mapping[str, Any]) -> None:
+        from motools import provenance
+
+        model_id = value.get("model_id")
+        if model_id and self.store.get_artifact(f"model:{model_id}") is None:
+            provenance.record_model(self.store, str(model_id), f"training:{key}")
+
+    async def resume(self, state: Mapping[str, Any]) -> TrainingRun:
+        return await self.backend.resume(state)
+
+
+class CachedEvalBackend:
+    """Wraps any evaluation backend; same model, tasks and options, evaluated once."""
+
+    def __init__(self, backend: Any, store: Store | None = None, *, force: bool = False) -> None:
+        self.backend = backend
+        self.store = store or open_store()
+        self.force = force
+        self.name = getattr(backend, "name", type(backend).__name__)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.backend, attr)
+
+    def key_fields(self, model_id: str, eval_suite: EvalSuite, **options: Any) -> dict[str, Any] | None:
+        tasks = [task_identity(item, self.backend) for item in suite_items(eval_suite)]
+        if any(t is None for t in tasks):
+            return None
+        return eval_key_fields(self.backend, model_id=model_id, tasks=tasks, options=options)  # type: ignore[arg-type]
+
+    def lookup(self, model_id: str, eval_suite: EvalSuite, **options: Any) -> Lookup:
+        fields = self.key_fields(model_id, eval_suite, **options)
+        if fields is None:
+            return Lookup("", {}, "miss", "a task in the suite has no stable identity; not cacheable")
+        key = key_of(fields)
+        record = self.store.get(key)
+        if record is None or record.status != SUCCEEDED:
+            return Lookup(key, fields, "miss", "no entry for this key", record)
+        return Lookup(key, fields, "hit", "evaluated before", record)
+
+    async def evaluate(self, model_id: str, eval_suite: EvalSuite, **options: Any) -> EvalJob:
+        found = self.lookup(model_id, eval_suite, **options)
+        if not found.key:
+            warnings.warn(f"evaluation not cached: {found.reason}", CacheWarning, stacklevel=2)
+            return await self.backend.evaluate(model_id, eval_suite, **options)  # type: ignore[no-any-return]
+        if found.outcome == "hit" and not self.force:
+            try:
+                cached = EvalResults.from_dict(self.store.get_json_blob(found.record.value["results_blob"]))
+            except Exception as exc:  # a damaged blob is a miss, never a crash
+                warnings.warn(f"cached results {found.key[:12]} unreadable ({exc}); re-evaluating",
+                              CacheWarning, stacklevel=2)
+            else:
+                cached.metadata["from_cache"] = True
+                cached.metadata["cache_key"] = found.key
+                job = EvalJob(_ready(cached), model_id=model_id, eval_suite=eval_suite,
+                              backend_name=self.name, job_id=f"cached-{found.key[:12]}")
+                job.from_cache = True  # type: ignore[attr-defined]
+                return job
+        inner = await self.backend.evaluate(model_id, eval_suite, **options)
+        job = EvalJob(self._finish(inner, found.key, found.fields, model_id), model_id=model_id,
+                      eval_suite=eval_suite, backend_name=self.name, job_id=inner.job_id)
+        job.from_cache = False  # type: ignore[attr-defined]
+        return job
+
+    async def _finish(self, inner: EvalJob, key: str, fields: dict[str, Any], model_id: str) -> EvalResults:
+        from motools import provenance
+
+        results = await inner.wait()
+        blob = self.store.put_json_blob(results.to_dict())
+        self.store.put(key, kind="eval", status=SUCCEEDED, fields=fields, backend=self.name,
+                       label=inner.job_id, value={"results_blob": blob, "model_id": model_id})
+        provenance.record_eval(self.store, key, fields, model_id, blob)
+        results.metadata.setdefault("cache_key", key)
+        return results
+
+
+async def _ready(results: EvalResults) -> EvalResults:
+    return results
+
+
+__all__ = ["CacheWarning", "CachedEvalBackend", "CachedTrainingBackend", "CompletedRun", "Lookup",
+           "TERMINAL_STATUSES", "TrackedRun"]

@@ -1,0 +1,280 @@
+"""``motools train``, ``eval``, ``cache``, ``runs`` and ``provenance``: commands over the store."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+from motools.cli.output import error, print_json, results_table, table
+
+
+def _age(ts: float) -> str:
+    seconds = max(0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit}"
+    return f"{seconds:.0f}s"
+
+
+def _training_request(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    import motools
+    from motools.cache import CachedTrainingBackend
+    from motools.cli.commands import parse_assignments
+    from motools.datasets.refs import load_dataset_ref
+
+    backend = CachedTrainingBackend(motools.get_training_backend(args.backend, **parse_assignments(args.backend_option)),
+                                    force=getattr(args, "force", False))
+    dataset = asyncio.run(load_dataset_ref(args.dataset))
+    hp = parse_assignments(args.hp)
+    return backend, dataset, hp
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    backend, dataset, hp = _training_request(args)
+    options: dict[str, Any] = {}
+    if args.seed is not None:
+        options["seed"] = args.seed
+
+    async def go() -> dict[str, Any]:
+        run = await backend.train(dataset, args.model, hp, args.suffix, **options)
+        info: dict[str, Any] = {"run_id": run.job_id, "backend": args.backend, "status": run.status,
+                                "model_id": run.model_id, "cache_key": getattr(run, "key", None),
+                                "from_cache": bool(getattr(run, "from_cache", False)),
+                                "attached": bool(getattr(run, "attached", False))}
+        if not args.json:
+            how = "cached" if info["from_cache"] else ("re-attached to" if info["attached"] else "submitted")
+            print(f"{how} {args.backend} job {run.job_id}", file=sys.stderr)
+        if args.detach:
+            return info
+
+        def show(r: Any) -> None:
+            if not args.json:
+                print(f"  {r.job_id}: {r.status}", file=sys.stderr)
+
+        info["model_id"] = await run.wait(on_status=show)
+        info["status"] = run.status
+        return info
+
+    info = asyncio.run(go())
+    if args.json:
+        print_json(info)
+    else:
+        print(info["run_id"] if args.detach else info["model_id"])
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    import motools
+    from motools.cache import CachedEvalBackend
+    from motools.cli.commands import parse_assignments
+
+    backend = CachedEvalBackend(motools.get_eval_backend(args.backend, **parse_assignments(args.backend_option)),
+                                force=args.force)
+    options = parse_assignments(args.option)
+    if args.limit is not None:
+        options["limit"] = args.limit
+
+    async def go() -> Any:
+        return await (await backend.evaluate(args.model, args.task, **options)).wait()
+
+    results = asyncio.run(go())
+    if args.json:
+        print_json(results.to_dict())
+        return 0
+    print(results_table(results))
+    if results.metadata.get("from_cache"):
+        print("(from cache)", file=sys.stderr)
+    return 0
+
+
+def cmd_cache_ls(args: argparse.Namespace) -> int:
+    from motools.cache import open_store
+
+    store = open_store()
+    records = store.records(kind=args.kind, limit=args.limit)
+    if args.json:
+        print_json([r.to_dict() for r in records])
+        return 0
+    rows = [[r.key[:12], r.kind, r.backend, r.status, r.label, _summary(r), _age(r.updated_at)] for r in records]
+    print(table(["key", "kind", "backend", "status", "label", "what", "age"], rows))
+    return 0
+
+
+def _summary(record: Any) -> str:
+    f = record.fields
+    if record.kind == "training":
+        return f"{f.get('model')} on {str(f.get('dataset'))[:8]} -> {record.value.get('model_id') or '…'}"
+    if record.kind == "eval":
+        return f"{f.get('model_id')} on {', '.join(t.get('name', '?') for t in f.get('tasks', []))}"
+    if record.kind == "step":
+        return f"{f.get('workflow')}.{f.get('step')}"
+    return ""
+
+
+def _one_record(ref: str) -> Any:
+    from motools.cache import open_store
+    from motools.errors import MotoolsError
+
+    matches = open_store().find(ref)
+    if not matches:
+        raise MotoolsError(f"no cache entry or run matches {ref!r}")
+    if len(matches) > 1:
+        raise MotoolsError(f"{ref!r} is ambiguous: {', '.join(m.key[:12] for m in matches[:5])}")
+    return matches[0]
+
+
+def cmd_cache_show(args: argparse.Namespace) -> int:
+    print_json(_one_record(args.key).to_dict())
+    return 0
+
+
+def cmd_cache_explain(args: argparse.Namespace) -> int:
+    from motools.cache import open_store
+    from motools.cache.keys import diff_fields
+
+    store = open_store()
+    if args.what == "train":
+        backend, dataset, hp = _training_request(args)
+        options = {"seed": args.seed} if args.seed is not None else {}
+        found = asyncio.run(backend.lookup(dataset, args.model, hp, args.suffix, **options))
+        candidates = store.records(kind="training", backend=backend.name)
+    else:
+        import motools
+        from motools.cache import CachedEvalBackend
+        from motools.cli.commands import parse_assignments
+
+        backend = CachedEvalBackend(motools.get_eval_backend(args.backend))
+        options = parse_assignments(args.option)
+        if args.limit is not None:
+            options["limit"] = args.limit
+        found = backend.lookup(args.model, args.task, **options)
+        candidates = store.records(kind="eval", backend=backend.name)
+    report: dict[str, Any] = {"key": found.key, "outcome": found.outcome, "reason": found.reason,
+                              "fields": found.fields}
+    others = [r for r in candidates if r.key != found.key]
+    if found.outcome == "miss" and others:
+        nearest = min(others, key=lambda r: (len(diff_fields(found.fields, r.fields)), -r.updated_at))
+        diffs = diff_fields(found.fields, nearest.fields)
+        report["nearest"] = {"key": nearest.key, "status": nearest.status, "label": nearest.label,
+                             "differs": {k: {"wanted": a, "cached": b} for k, (a, b) in diffs.items()}}
+        report["matched"] = sorted(set(_flat(found.fields)) - set(diffs))
+    if args.json:
+        print_json(report)
+        return 0
+    print(f"{found.outcome.upper()}: {found.reason}")
+    print(f"key {found.key}")
+    if "nearest" in report:
+        near = report["nearest"]
+        print(f"nearest entry {near['key'][:12]} ({near['status']}, {near['label']}):")
+        print(f"  matched: {', '.join(report['matched'])}")
+        for name, pair in near["differs"].items():
+            print(f"  differs: {name}: wanted {pair['wanted']!r}, cached {pair['cached']!r}")
+    elif found.outcome == "miss":
+        print("no other entry for this backend to compare with")
+    return 0
+
+
+def _flat(fields: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for k, v in fields.items():
+        if isinstance(v, dict) and v:
+            out.extend(_flat(v, f"{prefix}{k}."))
+        else:
+            out.append(f"{prefix}{k}")
+    return out
+
+
+def cmd_cache_gc(args: argparse.Namespace) -> int:
+    from motools.cache import open_store
+
+    removed = open_store().gc(older_than=args.older_than_days * 86400 if args.older_than_days else None)
+    if args.json:
+        print_json(removed)
+    else:
+        print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in removed.items()) + " removed")
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from motools.cache import open_store
+
+    records = open_store().records(kind="training")
+    if args.json:
+        print_json([{"run_id": r.label, "key": r.key, "backend": r.backend, "status": r.status,
+                     "model_id": r.value.get("model_id"), "updated_at": r.updated_at} for r in records])
+        return 0
+    rows = [[r.label, r.backend, r.status, r.value.get("model_id"), r.fields.get("model"), _age(r.created_at)]
+            for r in records]
+    print(table(["run", "backend", "status", "model_id", "base model", "age"], rows))
+    return 0
+
+
+def _attach(ref: str) -> Any:
+    import motools
+    from motools.cache import CachedTrainingBackend
+    from motools.cache.backends import TrackedRun
+
+    record = _one_record(ref)
+    if record.kind != "training":
+        from motools.errors import MotoolsError
+
+        raise MotoolsError(f"{ref!r} is a {record.kind} entry, not a training run")
+    backend = CachedTrainingBackend(motools.get_training_backend(record.backend))
+
+    async def resume() -> Any:
+        inner = await backend.backend.resume(record.value["state"])
+        return TrackedRun(inner, backend, record.key, attached=True)
+
+    return record, resume
+
+
+def cmd_runs_wait(args: argparse.Namespace) -> int:
+    record, resume = _attach(args.run)
+
+    async def go() -> str:
+        run = await resume()
+        return str(await run.wait(on_status=lambda r: print(f"  {r.job_id}: {r.status}", file=sys.stderr)))
+
+    print(asyncio.run(go()))
+    return 0
+
+
+def cmd_runs_cancel(args: argparse.Namespace) -> int:
+    record, resume = _attach(args.run)
+
+    async def go() -> str:
+        run = await resume()
+        await run.cancel()
+        await run.refresh()
+        return str(run.status)
+
+    print(f"{record.label}: {asyncio.run(go())}")
+    return 0
+
+
+def cmd_provenance(args: argparse.Namespace) -> int:
+    from motools.provenance import trace
+
+    try:
+        chain = trace(args.id)
+    except LookupError as exc:
+        error(str(exc))
+        return 1
+    if args.json:
+        print_json(chain)
+        return 0
+    for depth, artifact in enumerate(chain):
+        pad = "  " * depth
+        print(f"{pad}{artifact['id']}  ({artifact['kind']}, {artifact.get('created', '?')})")
+        cfg = artifact.get("config", {})
+        shown = {k: v for k, v in cfg.items() if k not in ("kind",)}
+        for k, v in shown.items():
+            print(f"{pad}    {k}: {v}")
+        if artifact.get("versions"):
+            print(f"{pad}    versions: {', '.join(f'{k} {v}' for k, v in artifact['versions'].items())}")
+        if artifact.get("blob_path"):
+            print(f"{pad}    bytes: {artifact['blob_path']}")
+    return 0

@@ -1,0 +1,88 @@
+"""Resolve a dataset reference: a JSONL path, a ``"module:function"`` loader, or a registered name."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from pathlib import Path
+from typing import Any
+
+from motools.datasets.jsonl import JSONLDataset
+from motools.errors import ValidationError
+
+
+def _kind(ref: str) -> str:
+    if Path(ref).suffix in (".jsonl", ".json") or Path(ref).is_file():
+        return "file"
+    if ":" in ref:
+        return "loader"
+    return "registered"
+
+
+def fingerprint_dataset_ref(ref: str, **kwargs: Any) -> dict[str, Any]:
+    """What identifies the data behind ``ref`` beyond its name: file bytes or loader source."""
+    from motools.cache.keys import _module_digest
+
+    kind = _kind(ref)
+    if kind == "file":
+        path = Path(ref)
+        if not path.is_file():
+            return {"file": ref, "missing": True}
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return {"file_sha256": digest.hexdigest()}
+    if kind == "loader":
+        return {"source": _module_digest(ref.split(":", 1)[0])}
+    from motools.plugins import registrations
+
+    reg = registrations("dataset").get(ref)
+    if reg is None or not isinstance(reg.target, str):
+        return {"name": ref}
+    return {"source": _module_digest(reg.target.split(":", 1)[0]),
+            "sha256": reg.metadata.get("sha256")}
+
+
+async def _call_loader(loader: Any, sample_size: int | None, seed: int | None, kwargs: dict[str, Any]) -> JSONLDataset:
+    params = inspect.signature(loader).parameters
+    accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    call_kwargs = dict(kwargs)
+    applied_sampling = False
+    if sample_size is not None and ("sample_size" in params or accepts_any):
+        call_kwargs["sample_size"] = sample_size
+        applied_sampling = True
+    if seed is not None and ("seed" in params or accepts_any):
+        call_kwargs["seed"] = seed
+    result = loader(**call_kwargs)
+    if inspect.isawaitable(result):
+        result = await result
+    if not isinstance(result, JSONLDataset):
+        result = JSONLDataset(result)
+    if sample_size is not None and not applied_sampling and sample_size < len(result):
+        result = result.sample(sample_size, seed=seed)
+    return result
+
+
+async def load_dataset_ref(
+    ref: str, *, sample_size: int | None = None, seed: int | None = None, **kwargs: Any
+) -> JSONLDataset:
+    """Load ``ref`` (see module docstring), optionally sampled reproducibly."""
+    kind = _kind(ref)
+    if kind == "file":
+        if not Path(ref).is_file():
+            raise ValidationError(f"dataset file {ref!r} does not exist")
+        dataset = await JSONLDataset.load(ref)
+        if sample_size is not None and sample_size < len(dataset):
+            dataset = dataset.sample(sample_size, seed=seed)
+        return dataset
+    from motools.plugins import get_registration, resolve_target
+
+    if kind == "loader":
+        try:
+            loader = resolve_target(ref)
+        except (ImportError, AttributeError) as exc:
+            raise ValidationError(f"dataset loader {ref!r} cannot be imported: {exc}") from exc
+    else:
+        loader = get_registration("dataset", ref).load()
+    return await _call_loader(loader, sample_size, seed, kwargs)

@@ -1,0 +1,107 @@
+"""Provenance: every artifact records what it was made from, when, and with which versions.
+
+Artifact ids are ``dataset:<content hash>``, ``training:<cache key>``, ``model:<model id>`` and
+``eval:<cache key>``. :func:`trace` walks from any of them back to the dataset bytes (kept as
+a blob in the store), and ``motools provenance ID`` prints the same chain.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from motools.cache.store import Store, open_store
+
+if TYPE_CHECKING:
+    from motools.datasets import JSONLDataset
+
+
+def versions() -> dict[str, str]:
+    """motools and every loaded plugin distribution, with versions."""
+    from motools import __version__
+    from motools.plugins import list_plugins
+
+    found = {"motools-core": __version__}
+    for plugin in list_plugins():
+        if plugin.distribution and plugin.version and not plugin.error:
+            found[plugin.distribution] = plugin.version
+    return found
+
+
+def record_dataset(store: Store, dataset: JSONLDataset) -> str:
+    """Keep the dataset's bytes (once per content hash) and return its artifact id."""
+    artifact = f"dataset:{dataset.content_hash}"
+    if store.get_artifact(artifact) is None:
+        blob = store.put_blob(dataset.to_jsonl_bytes())
+        store.put_artifact(
+            artifact, kind="dataset", inputs=[],
+            config={"rows": len(dataset), "source": dataset.source, "content_hash": dataset.content_hash},
+            versions=versions(), blob=blob,
+        )
+    return artifact
+
+
+def record_training(store: Store, key: str, fields: dict[str, Any], job_id: str, dataset_artifact: str) -> str:
+    artifact = f"training:{key}"
+    store.put_artifact(artifact, kind="training", inputs=[dataset_artifact],
+                       config={**fields, "job_id": job_id}, versions=versions())
+    return artifact
+
+
+def record_model(store: Store, model_id: str, training_artifact: str) -> str:
+    artifact = f"model:{model_id}"
+    store.put_artifact(artifact, kind="model", inputs=[training_artifact],
+                       config={"model_id": model_id}, versions=versions())
+    return artifact
+
+
+def record_eval(store: Store, key: str, fields: dict[str, Any], model_id: str, results_blob: str) -> str:
+    artifact = f"eval:{key}"
+    model_artifact = f"model:{model_id}"
+    inputs = [model_artifact] if store.get_artifact(model_artifact) else []
+    store.put_artifact(artifact, kind="eval", inputs=inputs, config=fields, versions=versions(),
+                       blob=results_blob)
+    return artifact
+
+
+def resolve(ref: str, store: Store | None = None) -> str:
+    """An artifact id from an id, a key prefix, a model id or a job id."""
+    store = store or open_store()
+    if store.get_artifact(ref):
+        return ref
+    for kind in ("eval", "training", "model", "dataset"):
+        if store.get_artifact(f"{kind}:{ref}"):
+            return f"{kind}:{ref}"
+        matches = store.find_artifacts(f"{kind}:{ref}")
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise LookupError(f"{ref!r} is ambiguous: {', '.join(m[:40] for m in matches[:5])}")
+    for record in store.find(ref):
+        artifact = f"{record.kind}:{record.key}"
+        if store.get_artifact(artifact):
+            return artifact
+    raise LookupError(f"no artifact matches {ref!r} in {store.root}")
+
+
+def trace(ref: str, store: Store | None = None) -> list[dict[str, Any]]:
+    """The chain from ``ref`` back to its datasets: a list of artifact dicts, ``ref`` first."""
+    store = store or open_store()
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    pending = [resolve(ref, store)]
+    while pending:
+        artifact_id = pending.pop(0)
+        if artifact_id in seen:
+            continue
+        seen.add(artifact_id)
+        artifact = store.get_artifact(artifact_id)
+        if artifact is None:
+            out.append({"id": artifact_id, "kind": artifact_id.split(":", 1)[0], "missing": True})
+            continue
+        if artifact["blob"]:
+            artifact["blob_path"] = str(store.blob_path(artifact["blob"]))
+        artifact["created"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(artifact["created_at"]))
+        out.append(artifact)
+        pending.extend(artifact["inputs"])
+    return out

@@ -1,0 +1,320 @@
+"""Workflows: steps with pydantic configs, connected by named artifacts, run as a DAG.
+
+Each step is cached on (workflow, step name, step version, step config, the hashes of its input
+artifacts, and a fingerprint of anything outside the config that it reads, such as a file).
+A workflow killed half-way resumes from where it stopped: finished steps are cache hits, and
+steps that submit paid jobs go through the backend caches, which re-attach to jobs in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from motools.cache.keys import canonical, key_of
+from motools.cache.store import Store, canonical_json, open_store, sha256_text
+from motools.errors import MotoolsError, ValidationError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+class WorkflowError(MotoolsError):
+    """One or more steps failed; ``failures`` maps step name to its exception."""
+
+    def __init__(self, message: str, failures: dict[str, BaseException], result: WorkflowResult) -> None:
+        super().__init__(message)
+        self.failures = failures
+        self.result = result
+
+
+@dataclass
+class StepContext:
+    """What a running step can use besides its config and inputs."""
+
+    workflow: str
+    step: str
+    store: Store
+    globals: dict[str, Any]
+    force: bool
+    full_config: Any = None
+    #: A step whose work was served by a backend cache sets this, so it is reported "cached".
+    cached: bool = False
+    _progress: ProgressFn | None = None
+    _started: float = field(default_factory=time.monotonic)
+
+    def progress(self, detail: str) -> None:
+        """Report what the step is doing (shown live by ``motools workflow run``)."""
+        if self._progress is not None:
+            self._progress({"step": self.step, "status": "running", "detail": detail,
+                            "elapsed": time.monotonic() - self._started})
+
+
+StepFn = Callable[[Any, dict[str, Any], StepContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class Step:
+    """One unit of work. ``fn(config, inputs, ctx)`` returns ``{output_name: json_value}``."""
+
+    name: str
+    fn: StepFn
+    config: type[BaseModel]
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    version: str = "1"
+    #: False for steps whose work is cached elsewhere (the training and eval backend caches).
+    cache: bool = True
+    description: str = ""
+    #: Extra key material read outside the config (a file's hash, a module's source).
+    fingerprint: Callable[[Any], Any] | None = None
+    #: Checks that need more than types (a backend's hyperparameters), run by ``validate``.
+    check: Callable[[Any], None] | None = None
+
+
+@dataclass
+class Workflow:
+    """Named steps; ``global_fields`` are top-level config keys every step can read."""
+
+    name: str
+    steps: list[Step]
+    description: str = ""
+    global_fields: dict[str, tuple[Any, Any]] = field(default_factory=lambda: {"seed": (int | None, None)})
+
+    def __post_init__(self) -> None:
+        names = [s.name for s in self.steps]
+        if len(set(names)) != len(names):
+            raise ValueError(f"workflow {self.name}: duplicate step names")
+        producers: dict[str, str] = {}
+        for step in self.steps:
+            for out in step.outputs:
+                if out in producers:
+                    raise ValueError(f"workflow {self.name}: {out!r} produced by {producers[out]} and {step.name}")
+                producers[out] = step.name
+        for step in self.steps:
+            for inp in step.inputs:
+                if inp not in producers:
+                    raise ValueError(f"workflow {self.name}: step {step.name} needs {inp!r}, which no step produces")
+        self.producers = producers
+        self._order()  # raises on cycles
+
+    def step(self, name: str) -> Step:
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(f"workflow {self.name} has no step {name!r} (steps: {', '.join(s.name for s in self.steps)})")
+
+    def _order(self) -> list[Step]:
+        done: set[str] = set()
+        order: list[Step] = []
+        remaining = list(self.steps)
+        while remaining:
+            ready = [s for s in remaining if all(self.producers[i] in done for i in s.inputs)]
+            if not ready:
+                raise ValueError(f"workflow {self.name}: cycle among {[s.name for s in remaining]}")
+            for s in ready:
+                order.append(s)
+                done.add(s.name)
+                remaining.remove(s)
+        return order
+
+    def config_model(self) -> type[BaseModel]:
+        """The pydantic model of the whole config: globals plus one section per step."""
+        cached = getattr(self, "_config_model", None)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        from pydantic import ConfigDict, Field, create_model
+
+        fields: dict[str, Any] = dict(self.global_fields)
+        for step in self.steps:
+            required = any(f.is_required() for f in step.config.model_fields.values())
+            fields[step.name] = (step.config, ...) if required else (step.config, Field(default_factory=step.config))
+        model = create_model(  # type: ignore[call-overload]
+            f"{self.name}_config", __config__=ConfigDict(extra="forbid"), **fields
+        )
+        self._config_model = model
+        return model  # type: ignore[no-any-return]
+
+    def parse_config(self, config: Any, *, source: str = "config") -> BaseModel:
+        """Validate a dict, a YAML path or text, or an existing config object."""
+        import pydantic
+
+        from motools.workflows.config import format_pydantic_error, load_yaml
+
+        model = self.config_model()
+        if isinstance(config, model):
+            return config
+        if isinstance(config, (str, os.PathLike)):
+            source = str(config) if Path(str(config)).is_file() else source
+            config = load_yaml(config) or {}
+        if not isinstance(config, Mapping):
+            raise ValidationError(f"{source}: a workflow config must be a mapping of step names")
+        try:
+            return model.model_validate(dict(config))
+        except pydantic.ValidationError as exc:
+            raise ValidationError(format_pydantic_error(exc, source)) from None
+
+    def validate(self, config: Any, *, source: str = "config") -> BaseModel:
+        """Parse the config and run every step's own checks (no job is submitted)."""
+        parsed = self.parse_config(config, source=source)
+        problems = []
+        for step in self.steps:
+            if step.check is None:
+                continue
+            try:
+                step.check(getattr(parsed, step.name))
+            except MotoolsError as exc:
+                problems.append(f"  {step.name}: {exc}")
+        if problems:
+            raise ValidationError(f"{source}: invalid workflow config:\n" + "\n".join(problems))
+        return parsed
+
+
+@dataclass
+class StepResult:
+    name: str
+    status: str  # done | cached | failed | skipped
+    elapsed: float = 0.0
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    key: str | None = None
+
+
+@dataclass
+class WorkflowResult:
+    workflow: str
+    steps: dict[str, StepResult]
+    artifacts: dict[str, Any]
+    config: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("done", "cached") for s in self.steps.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workflow": self.workflow,
+            "ok": self.ok,
+            "steps": {n: {"status": s.status, "elapsed": round(s.elapsed, 4), "error": s.error,
+                          "key": s.key} for n, s in self.steps.items()},
+            "artifacts": self.artifacts,
+            "config": self.config,
+        }
+
+
+def _hash_artifact(value: Any) -> str:
+    return sha256_text(canonical_json(value))
+
+
+async def run_workflow(
+    workflow: Workflow | str,
+    config: Any,
+    *,
+    store: Store | None = None,
+    max_parallel: int = 4,
+    force_rerun: Iterable[str] = (),
+    progress: ProgressFn | None = None,
+    source: str = "config",
+) -> WorkflowResult:
+    """Run ``workflow`` with ``config``; raise :class:`WorkflowError` if any step fails."""
+    if isinstance(workflow, str):
+        workflow = get_workflow(workflow)
+    parsed = workflow.validate(config, source=source)
+    store = store or open_store()
+    forced = set(force_rerun)
+    for name in forced:
+        workflow.step(name)  # unknown names are errors
+    globals_ = {k: getattr(parsed, k) for k in workflow.global_fields}
+    dumped = parsed.model_dump(mode="json")
+    semaphore = asyncio.Semaphore(max(1, max_parallel))
+    artifacts: dict[str, Any] = {}
+    results: dict[str, StepResult] = {}
+    done_events = {s.name: asyncio.Event() for s in workflow.steps}
+    failures: dict[str, BaseException] = {}
+
+    def emit(event: dict[str, Any]) -> None:
+        if progress is not None:
+            progress({"workflow": workflow.name, **event})
+
+    async def run_step(step: Step) -> None:
+        for inp in step.inputs:
+            await done_events[workflow.producers[inp]].wait()
+        blocked = [workflow.producers[i] for i in step.inputs
+                   if results[workflow.producers[i]].status not in ("done", "cached")]
+        if blocked:
+            results[step.name] = StepResult(step.name, "skipped", error=f"needs {', '.join(blocked)}")
+            emit({"step": step.name, "status": "skipped", "elapsed": 0.0})
+            done_events[step.name].set()
+            return
+        step_config = getattr(parsed, step.name)
+        inputs = {i: artifacts[i] for i in step.inputs}
+        force = step.name in forced
+        async with semaphore:
+            started = time.monotonic()
+            key = None
+            try:
+                if step.cache:
+                    fields = {
+                        "kind": "step", "workflow": workflow.name, "step": step.name,
+                        "version": step.version, "config": canonical(step_config.model_dump(mode="json")),
+                        "globals": canonical(globals_),
+                        "inputs": {i: _hash_artifact(v) for i, v in sorted(inputs.items())},
+                        "fingerprint": canonical(step.fingerprint(step_config)) if step.fingerprint else None,
+                    }
+                    key = key_of(fields)
+                    record = None if force else store.get(key)
+                    if record is not None and record.status == "succeeded":
+                        try:
+                            outputs = store.get_json_blob(record.value["outputs_blob"])
+                        except Exception:
+                            outputs = None
+                        if outputs is not None:
+                            artifacts.update(outputs)
+                            results[step.name] = StepResult(step.name, "cached", time.monotonic() - started, outputs, key=key)
+                            emit({"step": step.name, "status": "cached", "elapsed": time.monotonic() - started})
+                            return
+                emit({"step": step.name, "status": "started", "elapsed": 0.0})
+                ctx = StepContext(workflow.name, step.name, store, globals_, force, full_config=parsed, _progress=emit)
+                outputs = await step.fn(step_config, inputs, ctx)
+                missing = set(step.outputs) - set(outputs)
+                if missing:
+                    raise MotoolsError(f"step {step.name} did not produce {sorted(missing)}")
+                if step.cache and key is not None:
+                    blob = store.put_json_blob(outputs)
+                    store.put(key, kind="step", status="succeeded", fields=fields, label=f"{workflow.name}.{step.name}",
+                              value={"outputs_blob": blob})
+                artifacts.update(outputs)
+                status = "cached" if ctx.cached else "done"
+                results[step.name] = StepResult(step.name, status, time.monotonic() - started, outputs, key=key)
+                emit({"step": step.name, "status": status, "elapsed": time.monotonic() - started})
+            except Exception as exc:
+                failures[step.name] = exc
+                results[step.name] = StepResult(step.name, "failed", time.monotonic() - started,
+                                                error=f"{type(exc).__name__}: {exc}", key=key)
+                emit({"step": step.name, "status": "failed", "elapsed": time.monotonic() - started,
+                      "detail": str(exc)})
+            finally:
+                done_events[step.name].set()
+
+    await asyncio.gather(*(run_step(s) for s in workflow._order()))
+    ordered = {s.name: results[s.name] for s in workflow.steps}
+    result = WorkflowResult(workflow.name, ordered, artifacts, canonical(dumped))
+    if failures:
+        lines = "\n".join(f"  {name}: {type(e).__name__}: {e}" for name, e in failures.items())
+        raise WorkflowError(f"workflow {workflow.name} failed:\n{lines}", failures, result)
+    return result
+
+
+def get_workflow(name: str) -> Workflow:
+    """The workflow registered as ``name`` through the ``register_workflows`` hook."""
+    from motools.plugins import get_registration
+
+    obj = get_registration("workflow", name).load()
+    return obj() if callable(obj) and not isinstance(obj, Workflow) else obj  # type: ignore[no-any-return]
