@@ -200,14 +200,15 @@ class CachedTrainingBackend:
                 if found.record is not None and found.record.status == SUCCEEDED:
                     warnings.warn(f"cache entry {key[:12]} not used: {found.reason}", CacheWarning, stacklevel=2)
                     self.store.update(key, status="expired", value=found.record.value)
-            if self.store.try_claim(key, stale_after=self.claim_timeout):
+            token = self.store.try_claim(key, stale_after=self.claim_timeout)
+            if token is not None:
                 try:
                     again = await self._classify(key, fields)
                     if not force and again.outcome in ("hit", "in_flight"):
                         continue  # another process finished submitting while we waited
                     return await self._submit(key, fields, dataset, model, hyperparameters, suffix, options)
                 finally:
-                    self.store.release_claim(key)
+                    self.store.release_claim(key, token)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"another process has held cache key {key[:12]} for too long")
             await asyncio.sleep(0.1)

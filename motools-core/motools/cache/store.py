@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -316,24 +317,29 @@ class Store:
         return int(self._connect().execute("SELECT COUNT(*) FROM records").fetchone()[0])
 
     # -- claims: one submitter per key across processes -------------------------------------
-    def try_claim(self, key: str, *, stale_after: float = 600.0) -> bool:
-        """Claim ``key`` for this process; False if another live process holds it."""
-        me = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    def try_claim(self, key: str, *, stale_after: float = 600.0) -> str | None:
+        """Claim ``key``; returns a token, or None while another live claimant holds it.
+
+        Claims are per call, not per process: two coroutines of one process racing for a key
+        are serialised just like two processes. A claim whose process died, or that is older
+        than ``stale_after`` seconds, is taken over.
+        """
+        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         now = time.time()
         with self.transaction() as conn:
             row = conn.execute("SELECT owner, host, pid, claimed_at FROM claims WHERE key = ?",
                                (key,)).fetchone()
-            if row is not None and row[0] != me and not _claim_is_stale(row, now, stale_after):
-                return False
+            if row is not None and not _claim_is_stale(row, now, stale_after):
+                return None
             conn.execute(
                 "INSERT OR REPLACE INTO claims (key, owner, host, pid, claimed_at) VALUES (?, ?, ?, ?, ?)",
-                (key, me, socket.gethostname(), os.getpid(), now),
+                (key, token, socket.gethostname(), os.getpid(), now),
             )
-        return True
+        return token
 
-    def release_claim(self, key: str) -> None:
+    def release_claim(self, key: str, token: str) -> None:
         with self.transaction() as conn:
-            conn.execute("DELETE FROM claims WHERE key = ?", (key,))
+            conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, token))
 
     def claim_holder(self, key: str) -> str | None:
         row = self._connect().execute("SELECT owner FROM claims WHERE key = ?", (key,)).fetchone()

@@ -171,7 +171,7 @@ class Workflow:
             try:
                 step.check(getattr(parsed, step.name))
             except MotoolsError as exc:
-                problems.append(f"  {step.name}: {exc}")
+                problems.append(f"  {step.name}: " + str(exc).replace("\n", "\n    "))
         if problems:
             raise ValidationError(f"{source}: invalid workflow config:\n" + "\n".join(problems))
         return parsed
