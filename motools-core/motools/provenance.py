@@ -34,33 +34,55 @@ def record_dataset(store: Store, dataset: JSONLDataset) -> str:
     if store.get_artifact(artifact) is None:
         blob = store.put_blob(dataset.to_jsonl_bytes())
         store.put_artifact(
-            artifact, kind="dataset", inputs=[],
-            config={"rows": len(dataset), "source": dataset.source, "content_hash": dataset.content_hash},
-            versions=versions(), blob=blob,
+            artifact,
+            kind="dataset",
+            inputs=[],
+            config={
+                "rows": len(dataset),
+                "source": dataset.source,
+                "content_hash": dataset.content_hash,
+            },
+            versions=versions(),
+            blob=blob,
         )
     return artifact
 
 
-def record_training(store: Store, key: str, fields: dict[str, Any], job_id: str, dataset_artifact: str) -> str:
+def record_training(
+    store: Store, key: str, fields: dict[str, Any], job_id: str, dataset_artifact: str
+) -> str:
     artifact = f"training:{key}"
-    store.put_artifact(artifact, kind="training", inputs=[dataset_artifact],
-                       config={**fields, "job_id": job_id}, versions=versions())
+    store.put_artifact(
+        artifact,
+        kind="training",
+        inputs=[dataset_artifact],
+        config={**fields, "job_id": job_id},
+        versions=versions(),
+    )
     return artifact
 
 
 def record_model(store: Store, model_id: str, training_artifact: str) -> str:
     artifact = f"model:{model_id}"
-    store.put_artifact(artifact, kind="model", inputs=[training_artifact],
-                       config={"model_id": model_id}, versions=versions())
+    store.put_artifact(
+        artifact,
+        kind="model",
+        inputs=[training_artifact],
+        config={"model_id": model_id},
+        versions=versions(),
+    )
     return artifact
 
 
-def record_eval(store: Store, key: str, fields: dict[str, Any], model_id: str, results_blob: str) -> str:
+def record_eval(
+    store: Store, key: str, fields: dict[str, Any], model_id: str, results_blob: str
+) -> str:
     artifact = f"eval:{key}"
     model_artifact = f"model:{model_id}"
     inputs = [model_artifact] if store.get_artifact(model_artifact) else []
-    store.put_artifact(artifact, kind="eval", inputs=inputs, config=fields, versions=versions(),
-                       blob=results_blob)
+    store.put_artifact(
+        artifact, kind="eval", inputs=inputs, config=fields, versions=versions(), blob=results_blob
+    )
     return artifact
 
 
@@ -101,7 +123,9 @@ def trace(ref: str, store: Store | None = None) -> list[dict[str, Any]]:
             continue
         if artifact["blob"]:
             artifact["blob_path"] = str(store.blob_path(artifact["blob"]))
-        artifact["created"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(artifact["created_at"]))
+        artifact["created"] = time.strftime(
+            "%Y-%m-%d %H:%M:%S", time.localtime(artifact["created_at"])
+        )
         out.append(artifact)
         pending.extend(artifact["inputs"])
     return out

@@ -33,7 +33,9 @@ def job_count(log: Path) -> int:
 
 
 def cached(tmp_path: Path, store: Store, **kw: Any) -> CachedTrainingBackend:
-    return CachedTrainingBackend(DummyTrainingBackend(job_log=str(tmp_path / "jobs.log"), **kw), store)
+    return CachedTrainingBackend(
+        DummyTrainingBackend(job_log=str(tmp_path / "jobs.log"), **kw), store
+    )
 
 
 BASE = {"model": "m", "hyperparameters": {"n_epochs": 3}, "suffix": "s", "seed": 1}
@@ -41,12 +43,16 @@ BASE = {"model": "m", "hyperparameters": {"n_epochs": 3}, "suffix": "s", "seed":
 
 async def train(backend: CachedTrainingBackend, dataset: JSONLDataset, **changes: Any) -> Any:
     args = {**BASE, **changes}
-    run = await backend.train(dataset, args.pop("model"), args.pop("hyperparameters"), args.pop("suffix"), **args)
+    run = await backend.train(
+        dataset, args.pop("model"), args.pop("hyperparameters"), args.pop("suffix"), **args
+    )
     await run.wait()
     return run
 
 
-async def test_same_request_is_a_hit_and_returns_the_same_model(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_same_request_is_a_hit_and_returns_the_same_model(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     backend = cached(tmp_path, store)
     first = await train(backend, dataset)
     second = await train(backend, dataset)
@@ -78,7 +84,9 @@ async def test_each_key_field_misses_when_it_changes(
     assert job_count(tmp_path / "jobs.log") == 2
 
 
-async def test_backend_name_and_cache_version_are_in_the_key(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_backend_name_and_cache_version_are_in_the_key(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     backend = cached(tmp_path, store)
     await train(backend, dataset)
 
@@ -95,22 +103,34 @@ async def test_backend_name_and_cache_version_are_in_the_key(tmp_path: Path, sto
 
 @pytest.mark.parametrize(
     "equivalent",
-    [{"n_epochs": 3.0}, {"n_epochs": 3, "batch_size": "auto"}, {"batch_size": "auto", "n_epochs": 3.0, "lora_rank": None}],
+    [
+        {"n_epochs": 3.0},
+        {"n_epochs": 3, "batch_size": "auto"},
+        {"batch_size": "auto", "n_epochs": 3.0, "lora_rank": None},
+    ],
 )
-async def test_hyperparameters_are_normalised(tmp_path: Path, store: Store, dataset: JSONLDataset, equivalent: dict[str, Any]) -> None:
+async def test_hyperparameters_are_normalised(
+    tmp_path: Path, store: Store, dataset: JSONLDataset, equivalent: dict[str, Any]
+) -> None:
     backend = cached(tmp_path, store)
     await train(backend, dataset)
-    assert (await backend.lookup(dataset, **{**BASE, "hyperparameters": equivalent})).outcome == "hit"
+    assert (
+        await backend.lookup(dataset, **{**BASE, "hyperparameters": equivalent})
+    ).outcome == "hit"
 
 
-async def test_bad_hyperparameters_fail_before_anything_is_recorded(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_bad_hyperparameters_fail_before_anything_is_recorded(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     backend = cached(tmp_path, store)
     with pytest.raises(HyperparameterError):
         await backend.train(dataset, "m", {"n_epochs": "many"})
     assert store.count() == 0 and job_count(tmp_path / "jobs.log") == 0
 
 
-async def test_in_flight_job_is_reattached_not_resubmitted(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_in_flight_job_is_reattached_not_resubmitted(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     backend = cached(tmp_path, store, duration=0.6)
     first = await backend.train(dataset, "m", {"n_epochs": 3})
     record = store.find(first.job_id)[0]
@@ -122,7 +142,9 @@ async def test_in_flight_job_is_reattached_not_resubmitted(tmp_path: Path, store
     assert job_count(tmp_path / "jobs.log") == 1
 
 
-async def test_failed_and_cancelled_jobs_are_misses(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_failed_and_cancelled_jobs_are_misses(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     failing = cached(tmp_path, store, fail=True)
     with pytest.raises(TrainingError):
         await train(failing, dataset)
@@ -138,7 +160,9 @@ async def test_failed_and_cancelled_jobs_are_misses(tmp_path: Path, store: Store
     assert (await slow.lookup(dataset, "n", None)).outcome == "miss"
 
 
-async def test_expired_model_is_a_miss_with_a_warning(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_expired_model_is_a_miss_with_a_warning(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     class Expiring(DummyTrainingBackend):
         async def train(self, *a: Any, **kw: Any) -> Any:
             run = await super().train(*a, **kw)
@@ -157,7 +181,9 @@ async def test_expired_model_is_a_miss_with_a_warning(tmp_path: Path, store: Sto
     assert not run.from_cache and job_count(tmp_path / "jobs.log") == 2
 
 
-async def test_backend_can_declare_a_model_gone(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_backend_can_declare_a_model_gone(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     class Retiring(DummyTrainingBackend):
         retired = False
 
@@ -173,12 +199,16 @@ async def test_backend_can_declare_a_model_gone(tmp_path: Path, store: Store, da
     assert found.outcome == "miss" and "retired" in found.reason
 
 
-async def test_corrupt_record_is_reported_and_treated_as_a_miss(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_corrupt_record_is_reported_and_treated_as_a_miss(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     backend = cached(tmp_path, store)
     await train(backend, dataset)
     key = store.records()[0].key
     with sqlite3.connect(store.root / "index.db") as conn:
-        conn.execute("UPDATE records SET value = '{\"model_id\": \"tampered\"}' WHERE key = ?", (key,))
+        conn.execute(
+            'UPDATE records SET value = \'{"model_id": "tampered"}\' WHERE key = ?', (key,)
+        )
     with pytest.warns(RuntimeWarning, match="checksum"):
         assert store.get(key) is None
     with warnings.catch_warnings():
@@ -203,8 +233,11 @@ async def test_eval_cache_hits_and_misses(store: Store) -> None:
     first = await (await backend.evaluate("dummy/m", ["t1", "t2"], limit=5)).wait()
     again = await backend.evaluate("dummy/m", ["t1", "t2"], limit=5, log_dir="/elsewhere")
     assert again.from_cache and (await again.wait()).metrics == first.metrics
-    for model, tasks, opts in [("dummy/n", ["t1", "t2"], {"limit": 5}), ("dummy/m", ["t1"], {"limit": 5}),
-                               ("dummy/m", ["t1", "t2"], {"limit": 6})]:
+    for model, tasks, opts in [
+        ("dummy/n", ["t1", "t2"], {"limit": 5}),
+        ("dummy/m", ["t1"], {"limit": 5}),
+        ("dummy/m", ["t1", "t2"], {"limit": 6}),
+    ]:
         assert backend.lookup(model, tasks, **opts).outcome == "miss"
 
 
@@ -226,7 +259,9 @@ async def test_failed_evaluation_is_not_cached(store: Store) -> None:
     assert store.records(kind="eval") == []
 
 
-async def test_task_identity_includes_source_digest(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_task_identity_includes_source_digest(
+    tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module = tmp_path / "mytasks_xyz.py"
     module.write_text("def task():\n    return 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -238,7 +273,9 @@ async def test_task_identity_includes_source_digest(tmp_path: Path, store: Store
     assert before["tasks"][0]["source"] != after["tasks"][0]["source"]
 
 
-async def test_secrets_never_reach_the_store(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_secrets_never_reach_the_store(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     secret = "sk-test-SECRET-abcdef123456"
 
     class KeyedBackend(DummyTrainingBackend):
@@ -248,8 +285,15 @@ async def test_secrets_never_reach_the_store(tmp_path: Path, store: Store, datas
             super().__init__()
             self._api_key = api_key
 
-        async def train(self, dataset: Any, model: str, hyperparameters: Any = None, suffix: Any = None,
-                        api_key: str | None = None, **kw: Any) -> Any:
+        async def train(
+            self,
+            dataset: Any,
+            model: str,
+            hyperparameters: Any = None,
+            suffix: Any = None,
+            api_key: str | None = None,
+            **kw: Any,
+        ) -> Any:
             return await super().train(dataset, model, hyperparameters, suffix, **kw)
 
     backend = CachedTrainingBackend(KeyedBackend(api_key=secret), store)
@@ -263,7 +307,9 @@ async def test_secrets_never_reach_the_store(tmp_path: Path, store: Store, datas
         assert secret.encode() not in path.read_bytes(), path
 
 
-async def test_two_concurrent_requests_in_one_process_submit_once(tmp_path: Path, store: Store, dataset: JSONLDataset) -> None:
+async def test_two_concurrent_requests_in_one_process_submit_once(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
     import asyncio
 
     class SlowSubmit(DummyTrainingBackend):
@@ -271,7 +317,9 @@ async def test_two_concurrent_requests_in_one_process_submit_once(tmp_path: Path
             await asyncio.sleep(0.2)  # an upload: the other requests run meanwhile
             return await super().train(*a, **kw)
 
-    backend = CachedTrainingBackend(SlowSubmit(duration=0.3, job_log=str(tmp_path / "jobs.log")), store)
+    backend = CachedTrainingBackend(
+        SlowSubmit(duration=0.3, job_log=str(tmp_path / "jobs.log")), store
+    )
     runs = await asyncio.gather(*(backend.train(dataset, "m", {"n_epochs": 3}) for _ in range(4)))
     assert len({r.job_id for r in runs}) == 1
     assert job_count(tmp_path / "jobs.log") == 1

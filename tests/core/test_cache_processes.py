@@ -42,7 +42,10 @@ evaluate_model:
 def motools_cmd(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "motools.cli.main", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
 
 
@@ -53,7 +56,9 @@ def jobs(log: Path) -> list[dict[str, str]]:
 def test_killed_workflow_reattaches_on_rerun(tmp_path: Path) -> None:
     config, log = write_config(tmp_path, duration=4.0)
     env = dict(os.environ, MOTOOLS_HOME=str(tmp_path / "home"))
-    proc = motools_cmd("workflow", "run", "train_and_evaluate", "--config", str(config), "--json", env=env)
+    proc = motools_cmd(
+        "workflow", "run", "train_and_evaluate", "--config", str(config), "--json", env=env
+    )
     deadline = time.monotonic() + 60
     while not jobs(log) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -62,7 +67,9 @@ def test_killed_workflow_reattaches_on_rerun(tmp_path: Path) -> None:
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
 
-    rerun = motools_cmd("workflow", "run", "train_and_evaluate", "--config", str(config), "--json", env=env)
+    rerun = motools_cmd(
+        "workflow", "run", "train_and_evaluate", "--config", str(config), "--json", env=env
+    )
     out, err = rerun.communicate(timeout=120)
     assert rerun.returncode == 0, err
     result = json.loads(out)
@@ -76,10 +83,14 @@ def test_killed_workflow_reattaches_on_rerun(tmp_path: Path) -> None:
 def test_two_processes_on_one_config_create_one_job(tmp_path: Path) -> None:
     config, log = write_config(tmp_path, duration=1.0)
     env = dict(os.environ, MOTOOLS_HOME=str(tmp_path / "home"))
-    procs = [motools_cmd("workflow", "run", "train_and_evaluate", "--config", str(config), "--json", env=env)
-             for _ in range(2)]
+    procs = [
+        motools_cmd(
+            "workflow", "run", "train_and_evaluate", "--config", str(config), "--json", env=env
+        )
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     models = {json.loads(out)["artifacts"]["model_id"] for out, _ in outputs}
     assert len(models) == 1

@@ -23,12 +23,30 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> object:
     return json.loads(capsys.readouterr().out)
 
 
-def test_train_twice_pays_once_and_runs_lists_it(data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["train", "--backend", "dummy", "--model", "base", "--dataset", str(data_file),
-            "--hp", "n_epochs=3", "--hp", "learning_rate=1e-4", "--suffix", "v1", "--json"]
+def test_train_twice_pays_once_and_runs_lists_it(
+    data_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "train",
+        "--backend",
+        "dummy",
+        "--model",
+        "base",
+        "--dataset",
+        str(data_file),
+        "--hp",
+        "n_epochs=3",
+        "--hp",
+        "learning_rate=1e-4",
+        "--suffix",
+        "v1",
+        "--json",
+    ]
     first = run_json(capsys, *args)
     second = run_json(capsys, *args)
-    assert first["model_id"] == second["model_id"] and second["from_cache"] and not first["from_cache"]
+    assert (
+        first["model_id"] == second["model_id"] and second["from_cache"] and not first["from_cache"]
+    )
     runs = run_json(capsys, "runs", "--json")
     assert [r["run_id"] for r in runs] == [first["run_id"]]
     assert runs[0]["status"] == "succeeded" and runs[0]["model_id"] == first["model_id"]
@@ -50,30 +68,119 @@ def test_detach_then_wait_and_cancel(data_file: Path, capsys: pytest.CaptureFixt
 
 
 def test_eval_prints_the_metrics_table_and_caches(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["eval", "--backend", "dummy", "--model", "dummy/x", "--task", "t1", "--task", "t2", "--limit", "5"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--backend",
+                "dummy",
+                "--model",
+                "dummy/x",
+                "--task",
+                "t1",
+                "--task",
+                "t2",
+                "--limit",
+                "5",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     assert "t1" in out.out and "accuracy" in out.out
-    assert main(["eval", "--backend", "dummy", "--model", "dummy/x", "--task", "t1", "--task", "t2", "--limit", "5"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--backend",
+                "dummy",
+                "--model",
+                "dummy/x",
+                "--task",
+                "t1",
+                "--task",
+                "t2",
+                "--limit",
+                "5",
+            ]
+        )
+        == 0
+    )
     assert "(from cache)" in capsys.readouterr().err
 
 
 def test_cache_ls_show_explain_gc(data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    train = run_json(capsys, "train", "--backend", "dummy", "--model", "base", "--dataset", str(data_file),
-                     "--hp", "n_epochs=3", "--json")
+    train = run_json(
+        capsys,
+        "train",
+        "--backend",
+        "dummy",
+        "--model",
+        "base",
+        "--dataset",
+        str(data_file),
+        "--hp",
+        "n_epochs=3",
+        "--json",
+    )
     entries = run_json(capsys, "cache", "ls", "--json")
     assert [e["kind"] for e in entries] == ["training"]
     shown = run_json(capsys, "cache", "show", train["run_id"])
     assert shown["value"]["model_id"] == train["model_id"]
-    hit = run_json(capsys, "cache", "explain", "train", "--backend", "dummy", "--model", "base",
-                   "--dataset", str(data_file), "--hp", "n_epochs=3.0", "--json")
+    hit = run_json(
+        capsys,
+        "cache",
+        "explain",
+        "train",
+        "--backend",
+        "dummy",
+        "--model",
+        "base",
+        "--dataset",
+        str(data_file),
+        "--hp",
+        "n_epochs=3.0",
+        "--json",
+    )
     assert hit["outcome"] == "hit"
-    miss = run_json(capsys, "cache", "explain", "train", "--backend", "dummy", "--model", "base",
-                    "--dataset", str(data_file), "--hp", "n_epochs=4", "--suffix", "x", "--json")
+    miss = run_json(
+        capsys,
+        "cache",
+        "explain",
+        "train",
+        "--backend",
+        "dummy",
+        "--model",
+        "base",
+        "--dataset",
+        str(data_file),
+        "--hp",
+        "n_epochs=4",
+        "--suffix",
+        "x",
+        "--json",
+    )
     assert miss["outcome"] == "miss"
     assert set(miss["nearest"]["differs"]) == {"hyperparameters.n_epochs", "suffix"}
     assert "dataset" in miss["matched"] and "model" in miss["matched"]
-    assert main(["cache", "explain", "train", "--backend", "dummy", "--model", "base",
-                 "--dataset", str(data_file), "--hp", "n_epochs=4"]) == 0
+    assert (
+        main(
+            [
+                "cache",
+                "explain",
+                "train",
+                "--backend",
+                "dummy",
+                "--model",
+                "base",
+                "--dataset",
+                str(data_file),
+                "--hp",
+                "n_epochs=4",
+            ]
+        )
+        == 0
+    )
     text = capsys.readouterr().out
     assert "differs: hyperparameters.n_epochs: wanted 4, cached 3" in text
     gc = run_json(capsys, "cache", "gc", "--json")
@@ -81,15 +188,30 @@ def test_cache_ls_show_explain_gc(data_file: Path, capsys: pytest.CaptureFixture
     assert run_json(capsys, "cache", "ls", "--json")
 
 
-def test_provenance_chains_eval_to_dataset_bytes(data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    train = run_json(capsys, "train", "--backend", "dummy", "--model", "base", "--dataset", str(data_file), "--json")
+def test_provenance_chains_eval_to_dataset_bytes(
+    data_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train = run_json(
+        capsys,
+        "train",
+        "--backend",
+        "dummy",
+        "--model",
+        "base",
+        "--dataset",
+        str(data_file),
+        "--json",
+    )
     assert main(["eval", "--backend", "dummy", "--model", train["model_id"], "--task", "t"]) == 0
     capsys.readouterr()
     eval_key = run_json(capsys, "cache", "ls", "--kind", "eval", "--json")[0]["key"]
     chain = run_json(capsys, "provenance", eval_key[:10], "--json")
     assert [a["kind"] for a in chain] == ["eval", "model", "training", "dataset"]
     dataset = chain[-1]
-    assert Path(dataset["blob_path"]).read_bytes() == JSONLDataset.load_sync(data_file).to_jsonl_bytes()
+    assert (
+        Path(dataset["blob_path"]).read_bytes()
+        == JSONLDataset.load_sync(data_file).to_jsonl_bytes()
+    )
     assert dataset["config"]["content_hash"] == JSONLDataset.load_sync(data_file).content_hash
     assert chain[2]["config"]["hyperparameters"]["n_epochs"] == "auto"
     assert "motools-core" in chain[0]["versions"]
@@ -109,7 +231,9 @@ def test_workflow_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert {"train_and_evaluate", "evaluate_only"} <= set(names)
     assert main(["workflow", "validate", "train_and_evaluate", "--config", str(config)]) == 0
     capsys.readouterr()
-    result = run_json(capsys, "workflow", "run", "train_and_evaluate", "--config", str(config), "--json")
+    result = run_json(
+        capsys, "workflow", "run", "train_and_evaluate", "--config", str(config), "--json"
+    )
     assert result["ok"] and result["steps"]["submit_training"]["status"] == "done"
     assert main(["workflow", "run", "train_and_evaluate", "--config", str(config)]) == 0
     out = capsys.readouterr()

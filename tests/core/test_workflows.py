@@ -39,7 +39,9 @@ def test_unknown_keys_are_errors_naming_the_file_and_field(tmp_path: Path) -> No
     path.write_text(CONFIG + "  temprature: 1\n")
     with pytest.raises(ValidationError) as info:
         get_workflow("train_and_evaluate").validate(path)
-    assert str(path) in str(info.value) and "evaluate_model.temprature: unknown key" in str(info.value)
+    assert str(path) in str(info.value) and "evaluate_model.temprature: unknown key" in str(
+        info.value
+    )
     path.write_text(CONFIG.replace("seed: 1", "seeds: 1"))
     with pytest.raises(ValidationError, match="seeds: unknown key"):
         get_workflow("train_and_evaluate").validate(path)
@@ -47,10 +49,14 @@ def test_unknown_keys_are_errors_naming_the_file_and_field(tmp_path: Path) -> No
 
 def test_validate_runs_backend_checks_without_submitting(tmp_path: Path) -> None:
     bad = CONFIG.replace("n_epochs: 3", "n_epoch: 3")
-    with pytest.raises(ValidationError, match=r"(?s)submit_training: .*n_epoch: unknown hyperparameter"):
+    with pytest.raises(
+        ValidationError, match=r"(?s)submit_training: .*n_epoch: unknown hyperparameter"
+    ):
         get_workflow("train_and_evaluate").validate(load_yaml(bad))
     with pytest.raises(ValidationError, match="Unknown training backend 'dumy'"):
-        get_workflow("train_and_evaluate").validate(load_yaml(CONFIG.replace("backend: dummy\n  model", "backend: dumy\n  model")))
+        get_workflow("train_and_evaluate").validate(
+            load_yaml(CONFIG.replace("backend: dummy\n  model", "backend: dumy\n  model"))
+        )
     parsed = get_workflow("train_and_evaluate").validate(load_yaml(CONFIG))
     assert parsed.submit_training.hyperparameters["learning_rate"] == 0.0001
 
@@ -71,7 +77,9 @@ async def test_force_rerun_bypasses_the_cache(tmp_path: Path) -> None:
     config = load_yaml(CONFIG)
     config["submit_training"]["backend_options"] = {"job_log": str(log)}
     await run_workflow("train_and_evaluate", config)
-    again = await run_workflow("train_and_evaluate", config, force_rerun=["submit_training", "prepare_dataset"])
+    again = await run_workflow(
+        "train_and_evaluate", config, force_rerun=["submit_training", "prepare_dataset"]
+    )
     assert again.steps["submit_training"].status == "done"
     assert again.steps["prepare_dataset"].status == "done"
     assert len(log.read_text().splitlines()) == 2
@@ -92,8 +100,10 @@ async def test_zoo_style_dataset_files_are_fingerprinted(tmp_path: Path) -> None
 
 
 async def test_evaluate_only() -> None:
-    result = await run_workflow("evaluate_only", {"select_model": {"model_id": "dummy/x"},
-                                                  "evaluate_model": {"tasks": "t", "limit": 3}})
+    result = await run_workflow(
+        "evaluate_only",
+        {"select_model": {"model_id": "dummy/x"}, "evaluate_model": {"tasks": "t", "limit": 3}},
+    )
     assert result.artifacts["results"]["model_id"] == "dummy/x"
 
 
@@ -118,8 +128,15 @@ def make_parallel_workflow(state: dict[str, Any]) -> Workflow:
         return {"total": sum(inputs.values())}
 
     leaves = [Step(f"s{i}", leaf, Cfg, outputs=(f"out_s{i}",)) for i in range(6)]
-    return Workflow("parallel", [*leaves, Step("join", join, Cfg, inputs=tuple(f"out_s{i}" for i in range(6)),
-                                              outputs=("total",))])
+    return Workflow(
+        "parallel",
+        [
+            *leaves,
+            Step(
+                "join", join, Cfg, inputs=tuple(f"out_s{i}" for i in range(6)), outputs=("total",)
+            ),
+        ],
+    )
 
 
 async def test_independent_steps_run_concurrently_within_the_bound() -> None:
@@ -159,4 +176,10 @@ def test_bad_workflows_are_rejected() -> None:
     with pytest.raises(ValueError, match="which no step produces"):
         Workflow("w", [Step("a", fn, Cfg, inputs=("x",))])
     with pytest.raises(ValueError, match="cycle"):
-        Workflow("w", [Step("a", fn, Cfg, inputs=("y",), outputs=("x",)), Step("b", fn, Cfg, inputs=("x",), outputs=("y",))])
+        Workflow(
+            "w",
+            [
+                Step("a", fn, Cfg, inputs=("y",), outputs=("x",)),
+                Step("b", fn, Cfg, inputs=("x",), outputs=("y",)),
+            ],
+        )

@@ -47,7 +47,9 @@ class CompletedRun(TrainingRun):
 
     from_cache = True
 
-    def __init__(self, backend_name: str, job_id: str, model_id: str, state: Mapping[str, Any]) -> None:
+    def __init__(
+        self, backend_name: str, job_id: str, model_id: str, state: Mapping[str, Any]
+    ) -> None:
         self.backend_name = backend_name  # type: ignore[misc]
         self.job_id = job_id
         self.model_id = model_id
@@ -70,7 +72,9 @@ class TrackedRun(TrainingRun):
 
     from_cache = False
 
-    def __init__(self, inner: Any, cache: CachedTrainingBackend, key: str, *, attached: bool) -> None:
+    def __init__(
+        self, inner: Any, cache: CachedTrainingBackend, key: str, *, attached: bool
+    ) -> None:
         self.inner = inner
         self.cache = cache
         self.key = key
@@ -124,7 +128,11 @@ class CachedTrainingBackend:
     """Wraps any training backend; same request, same job, paid for once."""
 
     def __init__(
-        self, backend: Any, store: Store | None = None, *, force: bool = False,
+        self,
+        backend: Any,
+        store: Store | None = None,
+        *,
+        force: bool = False,
         claim_timeout: float = 3600.0,
     ) -> None:
         self.backend = backend
@@ -137,17 +145,29 @@ class CachedTrainingBackend:
         return getattr(self.backend, attr)
 
     def key_fields(
-        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None = None,
-        suffix: str | None = None, **options: Any,
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        **options: Any,
     ) -> dict[str, Any]:
         return training_key_fields(
-            self.backend, dataset_hash=dataset.content_hash, model=model,
-            hyperparameters=hyperparameters, suffix=suffix, options=options,
+            self.backend,
+            dataset_hash=dataset.content_hash,
+            model=model,
+            hyperparameters=hyperparameters,
+            suffix=suffix,
+            options=options,
         )
 
     async def lookup(
-        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None = None,
-        suffix: str | None = None, **options: Any,
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        **options: Any,
     ) -> Lookup:
         """Say whether this request would be a hit, re-attach to a job in flight, or a miss."""
         fields = self.key_fields(dataset, model, hyperparameters, suffix, **options)
@@ -158,7 +178,9 @@ class CachedTrainingBackend:
         if record is None:
             return Lookup(key, fields, "miss", "no entry for this key")
         if record.status in (FAILED, CANCELLED, "expired"):
-            return Lookup(key, fields, "miss", f"the cached job {record.label} ended {record.status}", record)
+            return Lookup(
+                key, fields, "miss", f"the cached job {record.label} ended {record.status}", record
+            )
         if record.status == SUCCEEDED:
             gone = await self._model_gone(record)
             if gone:
@@ -180,8 +202,12 @@ class CachedTrainingBackend:
         return str(reason) if reason else None
 
     async def train(
-        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None = None,
-        suffix: str | None = None, **options: Any,
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        **options: Any,
     ) -> TrainingRun:
         fields = self.key_fields(dataset, model, hyperparameters, suffix, **options)
         key = key_of(fields)
@@ -193,12 +219,21 @@ class CachedTrainingBackend:
                 if found.outcome == "hit":
                     rec = found.record
                     self._ensure_model_artifact(key, rec.value)
-                    return CompletedRun(self.name, rec.label or "", rec.value["model_id"], rec.value.get("state", {}))
+                    return CompletedRun(
+                        self.name,
+                        rec.label or "",
+                        rec.value["model_id"],
+                        rec.value.get("state", {}),
+                    )
                 if found.outcome == "in_flight":
                     inner = await self.backend.resume(found.record.value["state"])
                     return TrackedRun(inner, self, key, attached=True)
                 if found.record is not None and found.record.status == SUCCEEDED:
-                    warnings.warn(f"cache entry {key[:12]} not used: {found.reason}", CacheWarning, stacklevel=2)
+                    warnings.warn(
+                        f"cache entry {key[:12]} not used: {found.reason}",
+                        CacheWarning,
+                        stacklevel=2,
+                    )
                     self.store.update(key, status="expired", value=found.record.value)
             token = self.store.try_claim(key, stale_after=self.claim_timeout)
             if token is not None:
@@ -206,7 +241,9 @@ class CachedTrainingBackend:
                     again = await self._classify(key, fields)
                     if not force and again.outcome in ("hit", "in_flight"):
                         continue  # another process finished submitting while we waited
-                    return await self._submit(key, fields, dataset, model, hyperparameters, suffix, options)
+                    return await self._submit(
+                        key, fields, dataset, model, hyperparameters, suffix, options
+                    )
                 finally:
                     self.store.release_claim(key, token)
             if time.monotonic() > deadline:
@@ -215,8 +252,14 @@ class CachedTrainingBackend:
             force = False  # the other process's submission serves us too
 
     async def _submit(
-        self, key: str, fields: dict[str, Any], dataset: JSONLDataset, model: str,
-        hyperparameters: Mapping[str, Any] | None, suffix: str | None, options: dict[str, Any],
+        self,
+        key: str,
+        fields: dict[str, Any],
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None,
+        suffix: str | None,
+        options: dict[str, Any],
     ) -> TrackedRun:
         from motools import provenance
 
@@ -224,10 +267,20 @@ class CachedTrainingBackend:
         inner = await self.backend.train(dataset, model, hyperparameters, suffix, **options)
         state = dict(inner.to_state())
         self.store.put(
-            key, kind="training", status=inner.status, fields=fields, backend=self.name,
-            label=inner.job_id, expires_at=_expiry(state),
-            value={"state": state, "job_id": inner.job_id, "model_id": inner.model_id,
-                   "dataset_artifact": dataset_artifact, "submitted_at": time.time()},
+            key,
+            kind="training",
+            status=inner.status,
+            fields=fields,
+            backend=self.name,
+            label=inner.job_id,
+            expires_at=_expiry(state),
+            value={
+                "state": state,
+                "job_id": inner.job_id,
+                "model_id": inner.model_id,
+                "dataset_artifact": dataset_artifact,
+                "submitted_at": time.time(),
+            },
         )
         provenance.record_training(self.store, key, fields, inner.job_id, dataset_artifact)
         run = TrackedRun(inner, self, key, attached=False)
@@ -240,8 +293,9 @@ class CachedTrainingBackend:
         if record is None:
             return
         state = dict(inner.to_state())
-        value = dict(record.value, state=state, model_id=inner.model_id,
-                     error=getattr(inner, "error", None))
+        value = dict(
+            record.value, state=state, model_id=inner.model_id, error=getattr(inner, "error", None)
+        )
         self.store.update(key, status=inner.status, value=value, expires_at=_expiry(state))
         if inner.status == SUCCEEDED and inner.model_id:
             self._ensure_model_artifact(key, value)
@@ -269,7 +323,9 @@ class CachedEvalBackend:
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.backend, attr)
 
-    def key_fields(self, model_id: str, eval_suite: EvalSuite, **options: Any) -> dict[str, Any] | None:
+    def key_fields(
+        self, model_id: str, eval_suite: EvalSuite, **options: Any
+    ) -> dict[str, Any] | None:
         tasks = [task_identity(item, self.backend) for item in suite_items(eval_suite)]
         if any(t is None for t in tasks):
             return None
@@ -278,7 +334,9 @@ class CachedEvalBackend:
     def lookup(self, model_id: str, eval_suite: EvalSuite, **options: Any) -> Lookup:
         fields = self.key_fields(model_id, eval_suite, **options)
         if fields is None:
-            return Lookup("", {}, "miss", "a task in the suite has no stable identity; not cacheable")
+            return Lookup(
+                "", {}, "miss", "a task in the suite has no stable identity; not cacheable"
+            )
         key = key_of(fields)
         record = self.store.get(key)
         if record is None or record.status != SUCCEEDED:
@@ -292,30 +350,54 @@ class CachedEvalBackend:
             return await self.backend.evaluate(model_id, eval_suite, **options)  # type: ignore[no-any-return]
         if found.outcome == "hit" and not self.force:
             try:
-                cached = EvalResults.from_dict(self.store.get_json_blob(found.record.value["results_blob"]))
+                cached = EvalResults.from_dict(
+                    self.store.get_json_blob(found.record.value["results_blob"])
+                )
             except Exception as exc:  # a damaged blob is a miss, never a crash
-                warnings.warn(f"cached results {found.key[:12]} unreadable ({exc}); re-evaluating",
-                              CacheWarning, stacklevel=2)
+                warnings.warn(
+                    f"cached results {found.key[:12]} unreadable ({exc}); re-evaluating",
+                    CacheWarning,
+                    stacklevel=2,
+                )
             else:
                 cached.metadata["from_cache"] = True
                 cached.metadata["cache_key"] = found.key
-                job = EvalJob(_ready(cached), model_id=model_id, eval_suite=eval_suite,
-                              backend_name=self.name, job_id=f"cached-{found.key[:12]}")
+                job = EvalJob(
+                    _ready(cached),
+                    model_id=model_id,
+                    eval_suite=eval_suite,
+                    backend_name=self.name,
+                    job_id=f"cached-{found.key[:12]}",
+                )
                 job.from_cache = True  # type: ignore[attr-defined]
                 return job
         inner = await self.backend.evaluate(model_id, eval_suite, **options)
-        job = EvalJob(self._finish(inner, found.key, found.fields, model_id), model_id=model_id,
-                      eval_suite=eval_suite, backend_name=self.name, job_id=inner.job_id)
+        job = EvalJob(
+            self._finish(inner, found.key, found.fields, model_id),
+            model_id=model_id,
+            eval_suite=eval_suite,
+            backend_name=self.name,
+            job_id=inner.job_id,
+        )
         job.from_cache = False  # type: ignore[attr-defined]
         return job
 
-    async def _finish(self, inner: EvalJob, key: str, fields: dict[str, Any], model_id: str) -> EvalResults:
+    async def _finish(
+        self, inner: EvalJob, key: str, fields: dict[str, Any], model_id: str
+    ) -> EvalResults:
         from motools import provenance
 
         results = await inner.wait()
         blob = self.store.put_json_blob(results.to_dict())
-        self.store.put(key, kind="eval", status=SUCCEEDED, fields=fields, backend=self.name,
-                       label=inner.job_id, value={"results_blob": blob, "model_id": model_id})
+        self.store.put(
+            key,
+            kind="eval",
+            status=SUCCEEDED,
+            fields=fields,
+            backend=self.name,
+            label=inner.job_id,
+            value={"results_blob": blob, "model_id": model_id},
+        )
         provenance.record_eval(self.store, key, fields, model_id, blob)
         results.metadata.setdefault("cache_key", key)
         return results
@@ -325,5 +407,12 @@ async def _ready(results: EvalResults) -> EvalResults:
     return results
 
 
-__all__ = ["CacheWarning", "CachedEvalBackend", "CachedTrainingBackend", "CompletedRun", "Lookup",
-           "TERMINAL_STATUSES", "TrackedRun"]
+__all__ = [
+    "TERMINAL_STATUSES",
+    "CacheWarning",
+    "CachedEvalBackend",
+    "CachedTrainingBackend",
+    "CompletedRun",
+    "Lookup",
+    "TrackedRun",
+]

@@ -34,8 +34,11 @@ def canonical(value: Any) -> Any:
     so they cannot leak secrets or memory addresses into a key.
     """
     if isinstance(value, Mapping):
-        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
-                if not SECRET_NAME.search(str(k))}
+        return {
+            str(k): canonical(v)
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+            if not SECRET_NAME.search(str(k))
+        }
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
     if isinstance(value, float):
@@ -47,13 +50,20 @@ def canonical(value: Any) -> Any:
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
-def public_options(options: Mapping[str, Any], *, drop: frozenset[str] = frozenset()) -> dict[str, Any]:
+def public_options(
+    options: Mapping[str, Any], *, drop: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     """``options`` without secrets or ``drop``ped names, canonicalised."""
-    return {k: canonical(v) for k, v in sorted(options.items())
-            if not SECRET_NAME.search(k) and k not in drop}
+    return {
+        k: canonical(v)
+        for k, v in sorted(options.items())
+        if not SECRET_NAME.search(k) and k not in drop
+    }
 
 
-def normalised_hyperparameters(backend: Any, hyperparameters: Mapping[str, Any] | None) -> dict[str, Any]:
+def normalised_hyperparameters(
+    backend: Any, hyperparameters: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """Defaults filled in and numbers canonical, via the backend when it knows how."""
     normalise = getattr(backend, "normalize_hyperparameters", None)
     if normalise is not None:
@@ -146,7 +156,9 @@ def eval_key_fields(
     }
 
 
-def diff_fields(wanted: Mapping[str, Any], existing: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+def diff_fields(
+    wanted: Mapping[str, Any], existing: Mapping[str, Any]
+) -> dict[str, tuple[Any, Any]]:
     """Fields (dotted for nested mappings) whose values differ: ``{field: (wanted, existing)}``."""
     out: dict[str, tuple[Any, Any]] = {}
     for name in sorted(set(wanted) | set(existing)):

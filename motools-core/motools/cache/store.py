@@ -227,12 +227,26 @@ class Store:
                 "INSERT OR REPLACE INTO records (key, kind, schema_version, status, backend, label,"
                 " fields, value, checksum, created_at, updated_at, expires_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, kind, SCHEMA_VERSION, status, backend, label, canonical_json(fields),
-                 value_json, sha256_text(value_json), created, now, expires_at),
+                (
+                    key,
+                    kind,
+                    SCHEMA_VERSION,
+                    status,
+                    backend,
+                    label,
+                    canonical_json(fields),
+                    value_json,
+                    sha256_text(value_json),
+                    created,
+                    now,
+                    expires_at,
+                ),
             )
         return Record(key, kind, status, backend, label, fields, value, created, now, expires_at)
 
-    def update(self, key: str, *, status: str, value: dict[str, Any], expires_at: float | None = None) -> None:
+    def update(
+        self, key: str, *, status: str, value: dict[str, Any], expires_at: float | None = None
+    ) -> None:
         value_json = canonical_json(value)
         with self.transaction() as conn:
             conn.execute(
@@ -242,46 +256,83 @@ class Store:
             )
 
     def _decode(self, row: tuple[Any, ...]) -> Record:
-        (key, kind, version, status, backend, label, fields, value, checksum, created, updated,
-         expires) = row
+        (
+            key,
+            kind,
+            version,
+            status,
+            backend,
+            label,
+            fields,
+            value,
+            checksum,
+            created,
+            updated,
+            expires,
+        ) = row
         if version > SCHEMA_VERSION:
             raise CorruptRecord(f"record {key[:12]} has schema version {version}; upgrade motools")
         if sha256_text(value) != checksum:
             raise CorruptRecord(f"record {key[:12]} fails its checksum")
         try:
-            return Record(key, kind, status, backend, label, json.loads(fields), json.loads(value),
-                          created, updated, expires, version)
+            return Record(
+                key,
+                kind,
+                status,
+                backend,
+                label,
+                json.loads(fields),
+                json.loads(value),
+                created,
+                updated,
+                expires,
+                version,
+            )
         except (ValueError, TypeError) as exc:
             raise CorruptRecord(f"record {key[:12]} cannot be decoded: {exc}") from exc
 
-    _COLUMNS = ("key, kind, schema_version, status, backend, label, fields, value, checksum,"
-                " created_at, updated_at, expires_at")
+    _COLUMNS = (
+        "key, kind, schema_version, status, backend, label, fields, value, checksum,"
+        " created_at, updated_at, expires_at"
+    )
 
     def get(self, key: str) -> Record | None:
         """The record at ``key``, or None (also for a corrupt record, with a warning)."""
         try:
-            row = self._connect().execute(
-                f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)
-            ).fetchone()
+            row = (
+                self._connect()
+                .execute(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,))
+                .fetchone()
+            )
         except sqlite3.DatabaseError as exc:
-            warnings.warn(f"motools store {self.root}: index unreadable ({exc}); treating as a miss",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"motools store {self.root}: index unreadable ({exc}); treating as a miss",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
         if row is None:
             return None
         try:
             return self._decode(row)
         except CorruptRecord as exc:
-            warnings.warn(f"motools store {self.root}: {exc}; treating it as a miss",
-                          RuntimeWarning, stacklevel=2)
+            warnings.warn(
+                f"motools store {self.root}: {exc}; treating it as a miss",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return None
 
     def find(self, prefix: str) -> list[Record]:
         """Records whose key starts with ``prefix``, or whose label (a job id) equals it."""
-        rows = self._connect().execute(
-            f"SELECT {self._COLUMNS} FROM records WHERE key >= ? AND key < ? OR label = ?",
-            (prefix, prefix + "\uffff", prefix),
-        ).fetchall()
+        rows = (
+            self._connect()
+            .execute(
+                f"SELECT {self._COLUMNS} FROM records WHERE key >= ? AND key < ? OR label = ?",
+                (prefix, prefix + "\uffff", prefix),
+            )
+            .fetchall()
+        )
         return self._decode_many(rows)
 
     def _decode_many(self, rows: list[tuple[Any, ...]]) -> list[Record]:
@@ -290,10 +341,14 @@ class Store:
             try:
                 out.append(self._decode(row))
             except CorruptRecord as exc:
-                warnings.warn(f"motools store {self.root}: {exc}; skipped", RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    f"motools store {self.root}: {exc}; skipped", RuntimeWarning, stacklevel=3
+                )
         return out
 
-    def records(self, kind: str | None = None, backend: str | None = None, limit: int | None = None) -> list[Record]:
+    def records(
+        self, kind: str | None = None, backend: str | None = None, limit: int | None = None
+    ) -> list[Record]:
         sql = f"SELECT {self._COLUMNS} FROM records"
         where, args = [], []
         if kind:
@@ -327,8 +382,9 @@ class Store:
         token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
         now = time.time()
         with self.transaction() as conn:
-            row = conn.execute("SELECT owner, host, pid, claimed_at FROM claims WHERE key = ?",
-                               (key,)).fetchone()
+            row = conn.execute(
+                "SELECT owner, host, pid, claimed_at FROM claims WHERE key = ?", (key,)
+            ).fetchone()
             if row is not None and not _claim_is_stale(row, now, stale_after):
                 return None
             conn.execute(
@@ -347,32 +403,60 @@ class Store:
 
     # -- artifacts (provenance) -------------------------------------------------------------
     def put_artifact(
-        self, artifact_id: str, *, kind: str, inputs: list[str], config: dict[str, Any],
-        versions: dict[str, str], blob: str | None = None,
+        self,
+        artifact_id: str,
+        *,
+        kind: str,
+        inputs: list[str],
+        config: dict[str, Any],
+        versions: dict[str, str],
+        blob: str | None = None,
     ) -> None:
         with self.transaction() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO artifacts (id, kind, created_at, inputs, config, versions, blob)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (artifact_id, kind, time.time(), canonical_json(inputs), canonical_json(config),
-                 canonical_json(versions), blob),
+                (
+                    artifact_id,
+                    kind,
+                    time.time(),
+                    canonical_json(inputs),
+                    canonical_json(config),
+                    canonical_json(versions),
+                    blob,
+                ),
             )
 
     def get_artifact(self, artifact_id: str) -> dict[str, Any] | None:
-        row = self._connect().execute(
-            "SELECT id, kind, created_at, inputs, config, versions, blob FROM artifacts WHERE id = ?",
-            (artifact_id,),
-        ).fetchone()
+        row = (
+            self._connect()
+            .execute(
+                "SELECT id, kind, created_at, inputs, config, versions, blob FROM artifacts WHERE id = ?",
+                (artifact_id,),
+            )
+            .fetchone()
+        )
         if row is None:
             return None
-        return {"id": row[0], "kind": row[1], "created_at": row[2], "inputs": json.loads(row[3]),
-                "config": json.loads(row[4]), "versions": json.loads(row[5]), "blob": row[6]}
+        return {
+            "id": row[0],
+            "kind": row[1],
+            "created_at": row[2],
+            "inputs": json.loads(row[3]),
+            "config": json.loads(row[4]),
+            "versions": json.loads(row[5]),
+            "blob": row[6],
+        }
 
     def find_artifacts(self, prefix: str) -> list[str]:
-        rows = self._connect().execute(
-            "SELECT id FROM artifacts WHERE id >= ? AND id < ? ORDER BY created_at DESC",
-            (prefix, prefix + "\uffff"),
-        ).fetchall()
+        rows = (
+            self._connect()
+            .execute(
+                "SELECT id FROM artifacts WHERE id >= ? AND id < ? ORDER BY created_at DESC",
+                (prefix, prefix + "\uffff"),
+            )
+            .fetchall()
+        )
         return [r[0] for r in rows]
 
     # -- maintenance ------------------------------------------------------------------------
@@ -383,11 +467,15 @@ class Store:
         with self.transaction() as conn:
             if drop_failed:
                 removed["records"] += conn.execute(
-                    "DELETE FROM records WHERE status IN ('failed', 'cancelled')").rowcount
+                    "DELETE FROM records WHERE status IN ('failed', 'cancelled')"
+                ).rowcount
             if older_than is not None:
                 removed["records"] += conn.execute(
-                    "DELETE FROM records WHERE updated_at < ?", (now - older_than,)).rowcount
-            for row in conn.execute("SELECT key, owner, host, pid, claimed_at FROM claims").fetchall():
+                    "DELETE FROM records WHERE updated_at < ?", (now - older_than,)
+                ).rowcount
+            for row in conn.execute(
+                "SELECT key, owner, host, pid, claimed_at FROM claims"
+            ).fetchall():
                 if _claim_is_stale(row[1:], now, 600.0):
                     conn.execute("DELETE FROM claims WHERE key = ?", (row[0],))
                     removed["claims"] += 1

@@ -160,12 +160,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 0
     for label, run in (("first run", first), ("second run (same config)", second)):
         print(f"{label}:")
-        print(table(["step", "status", "elapsed"],
-                    [[s.name, s.status, f"{s.elapsed:.2f}s"] for s in run.steps.values()]))
+        print(
+            table(
+                ["step", "status", "elapsed"],
+                [[s.name, s.status, f"{s.elapsed:.2f}s"] for s in run.steps.values()],
+            )
+        )
         print()
     print(f"trained (dummy backend): {results['model_id']}")
     print(results_table(EvalResults(results["model_id"], results["metrics"])))
     cached = sum(s.status == "cached" for s in second.steps.values())
-    print(f"\nthe second run was served from the cache ({cached} of {len(second.steps)} steps): "
-          "nothing was trained or evaluated twice.")
+    print(
+        f"\nthe second run was served from the cache ({cached} of {len(second.steps)} steps): "
+        "nothing was trained or evaluated twice."
+    )
     return 0

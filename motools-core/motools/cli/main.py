@@ -82,18 +82,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-
     S = "motools.cli.store_commands"
 
     def training_args(p: argparse.ArgumentParser) -> None:
         p.add_argument("--backend", required=True, help="training backend name (motools backends)")
         p.add_argument("--model", required=True, help="base model")
-        p.add_argument("--dataset", required=True, help="JSONL path, module:function or registered name")
-        p.add_argument("--hp", action="append", default=[], metavar="KEY=VALUE", help="hyperparameter (repeatable)")
+        p.add_argument(
+            "--dataset", required=True, help="JSONL path, module:function or registered name"
+        )
+        p.add_argument(
+            "--hp",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="hyperparameter (repeatable)",
+        )
         p.add_argument("--suffix")
         p.add_argument("--seed", type=int)
-        p.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
-                       help="backend constructor argument (repeatable)")
+        p.add_argument(
+            "--backend-option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="backend constructor argument (repeatable)",
+        )
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
     def eval_args(p: argparse.ArgumentParser) -> None:
@@ -101,62 +113,107 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", required=True, help="model id to evaluate")
         p.add_argument("--task", required=True, action="append", help="task (repeatable)")
         p.add_argument("--limit", type=int)
-        p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
-                       help="evaluate() option such as temperature=1 (repeatable)")
-        p.add_argument("--backend-option", action="append", default=[], metavar="KEY=VALUE",
-                       help="backend constructor argument (repeatable)")
+        p.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="evaluate() option such as temperature=1 (repeatable)",
+        )
+        p.add_argument(
+            "--backend-option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="backend constructor argument (repeatable)",
+        )
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = _add(sub, "train", f"{S}:cmd_train", "train through the cache (never pays twice); prints the model id")
+    p = _add(
+        sub,
+        "train",
+        f"{S}:cmd_train",
+        "train through the cache (never pays twice); prints the model id",
+    )
     training_args(p)
-    p.add_argument("--detach", action="store_true", help="return once the job is submitted; print the run id")
+    p.add_argument(
+        "--detach", action="store_true", help="return once the job is submitted; print the run id"
+    )
     p.add_argument("--force", action="store_true", help="submit a new job even if one is cached")
 
     p = _add(sub, "eval", f"{S}:cmd_eval", "evaluate through the cache; prints the metrics table")
     eval_args(p)
     p.add_argument("--force", action="store_true", help="evaluate again even if cached")
 
-    cache = sub.add_parser("cache", help="inspect the local cache", description="inspect the local cache")
+    cache = sub.add_parser(
+        "cache", help="inspect the local cache", description="inspect the local cache"
+    )
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="SUBCOMMAND", required=True)
     p = _add(cache_sub, "ls", f"{S}:cmd_cache_ls", "list cache entries, newest first")
     p.add_argument("--kind", choices=["training", "eval", "step"])
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
-    p = _add(cache_sub, "show", f"{S}:cmd_cache_show", "print one entry (key prefix or run id) as JSON")
+    p = _add(
+        cache_sub, "show", f"{S}:cmd_cache_show", "print one entry (key prefix or run id) as JSON"
+    )
     p.add_argument("key")
-    p = _add(cache_sub, "explain", f"{S}:cmd_cache_explain",
-             "say whether a request would hit, and which key fields differ from the nearest entry")
+    p = _add(
+        cache_sub,
+        "explain",
+        f"{S}:cmd_cache_explain",
+        "say whether a request would hit, and which key fields differ from the nearest entry",
+    )
     explain_sub = p.add_subparsers(dest="what", metavar="WHAT", required=True)
-    training_args(_add(explain_sub, "train", f"{S}:cmd_cache_explain", "explain a training request"))
+    training_args(
+        _add(explain_sub, "train", f"{S}:cmd_cache_explain", "explain a training request")
+    )
     eval_args(_add(explain_sub, "eval", f"{S}:cmd_cache_explain", "explain an evaluation request"))
-    p = _add(cache_sub, "gc", f"{S}:cmd_cache_gc",
-             "drop failed/cancelled entries, stale claims and unreferenced blobs")
-    p.add_argument("--older-than-days", type=float, help="also drop entries not touched for this long")
+    p = _add(
+        cache_sub,
+        "gc",
+        f"{S}:cmd_cache_gc",
+        "drop failed/cancelled entries, stale claims and unreferenced blobs",
+    )
+    p.add_argument(
+        "--older-than-days", type=float, help="also drop entries not touched for this long"
+    )
     p.add_argument("--json", action="store_true")
 
     p = _add(sub, "runs", f"{S}:cmd_runs", "training runs: list, wait, cancel")
     p.add_argument("--json", action="store_true")
     runs_sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
-    q = _add(runs_sub, "wait", f"{S}:cmd_runs_wait", "re-attach to a run and wait; prints the model id")
+    q = _add(
+        runs_sub, "wait", f"{S}:cmd_runs_wait", "re-attach to a run and wait; prints the model id"
+    )
     q.add_argument("run", help="run id (job id) or cache key prefix")
     q = _add(runs_sub, "cancel", f"{S}:cmd_runs_cancel", "cancel a run")
     q.add_argument("run", help="run id (job id) or cache key prefix")
 
-    p = _add(sub, "provenance", f"{S}:cmd_provenance",
-             "print what an artifact was made from, back to the dataset bytes")
+    p = _add(
+        sub,
+        "provenance",
+        f"{S}:cmd_provenance",
+        "print what an artifact was made from, back to the dataset bytes",
+    )
     p.add_argument("id", help="eval/training key (prefix), model id, job id or artifact id")
     p.add_argument("--json", action="store_true")
 
     W = "motools.cli.workflow_commands"
-    wf = sub.add_parser("workflow", help="run declarative workflows", description="run declarative workflows")
+    wf = sub.add_parser(
+        "workflow", help="run declarative workflows", description="run declarative workflows"
+    )
     wf_sub = wf.add_subparsers(dest="workflow_command", metavar="SUBCOMMAND", required=True)
     p = _add(wf_sub, "list", f"{W}:cmd_workflow_list", "list registered workflows")
     p.add_argument("--json", action="store_true")
-    p = _add(wf_sub, "validate", f"{W}:cmd_workflow_validate", "check a config without running anything")
+    p = _add(
+        wf_sub, "validate", f"{W}:cmd_workflow_validate", "check a config without running anything"
+    )
     p.add_argument("name")
     p.add_argument("--config", required=True)
     p.add_argument("--json", action="store_true")
-    p = _add(wf_sub, "run", f"{W}:cmd_workflow_run", "run a workflow; finished steps come from the cache")
+    p = _add(
+        wf_sub, "run", f"{W}:cmd_workflow_run", "run a workflow; finished steps come from the cache"
+    )
     p.add_argument("name")
     p.add_argument("--config", required=True)
     p.add_argument("--force-rerun", action="append", default=[], metavar="STEP")

@@ -50,5 +50,8 @@ def error(message: str) -> None:
 
 def results_table(results: Any) -> str:
     """An ``EvalResults`` summary as a text table (without importing pandas)."""
-    rows = [[r["task"], r["scorer"], r["metric"], r["value"], r["stderr"]] for r in results.summary_rows()]
+    rows = [
+        [r["task"], r["scorer"], r["metric"], r["value"], r["stderr"]]
+        for r in results.summary_rows()
+    ]
     return table(["task", "scorer", "metric", "value", "stderr"], rows)

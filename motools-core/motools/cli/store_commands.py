@@ -25,8 +25,10 @@ def _training_request(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any
     from motools.cli.commands import parse_assignments
     from motools.datasets.refs import load_dataset_ref
 
-    backend = CachedTrainingBackend(motools.get_training_backend(args.backend, **parse_assignments(args.backend_option)),
-                                    force=getattr(args, "force", False))
+    backend = CachedTrainingBackend(
+        motools.get_training_backend(args.backend, **parse_assignments(args.backend_option)),
+        force=getattr(args, "force", False),
+    )
     dataset = asyncio.run(load_dataset_ref(args.dataset))
     hp = parse_assignments(args.hp)
     return backend, dataset, hp
@@ -40,12 +42,21 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     async def go() -> dict[str, Any]:
         run = await backend.train(dataset, args.model, hp, args.suffix, **options)
-        info: dict[str, Any] = {"run_id": run.job_id, "backend": args.backend, "status": run.status,
-                                "model_id": run.model_id, "cache_key": getattr(run, "key", None),
-                                "from_cache": bool(getattr(run, "from_cache", False)),
-                                "attached": bool(getattr(run, "attached", False))}
+        info: dict[str, Any] = {
+            "run_id": run.job_id,
+            "backend": args.backend,
+            "status": run.status,
+            "model_id": run.model_id,
+            "cache_key": getattr(run, "key", None),
+            "from_cache": bool(getattr(run, "from_cache", False)),
+            "attached": bool(getattr(run, "attached", False)),
+        }
         if not args.json:
-            how = "cached" if info["from_cache"] else ("re-attached to" if info["attached"] else "submitted")
+            how = (
+                "cached"
+                if info["from_cache"]
+                else ("re-attached to" if info["attached"] else "submitted")
+            )
             print(f"{how} {args.backend} job {run.job_id}", file=sys.stderr)
         if args.detach:
             return info
@@ -71,8 +82,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from motools.cache import CachedEvalBackend
     from motools.cli.commands import parse_assignments
 
-    backend = CachedEvalBackend(motools.get_eval_backend(args.backend, **parse_assignments(args.backend_option)),
-                                force=args.force)
+    backend = CachedEvalBackend(
+        motools.get_eval_backend(args.backend, **parse_assignments(args.backend_option)),
+        force=args.force,
+    )
     options = parse_assignments(args.option)
     if args.limit is not None:
         options["limit"] = args.limit
@@ -98,7 +111,10 @@ def cmd_cache_ls(args: argparse.Namespace) -> int:
     if args.json:
         print_json([r.to_dict() for r in records])
         return 0
-    rows = [[r.key[:12], r.kind, r.backend, r.status, r.label, _summary(r), _age(r.updated_at)] for r in records]
+    rows = [
+        [r.key[:12], r.kind, r.backend, r.status, r.label, _summary(r), _age(r.updated_at)]
+        for r in records
+    ]
     print(table(["key", "kind", "backend", "status", "label", "what", "age"], rows))
     return 0
 
@@ -152,14 +168,24 @@ def cmd_cache_explain(args: argparse.Namespace) -> int:
             options["limit"] = args.limit
         found = backend.lookup(args.model, args.task, **options)
         candidates = store.records(kind="eval", backend=backend.name)
-    report: dict[str, Any] = {"key": found.key, "outcome": found.outcome, "reason": found.reason,
-                              "fields": found.fields}
+    report: dict[str, Any] = {
+        "key": found.key,
+        "outcome": found.outcome,
+        "reason": found.reason,
+        "fields": found.fields,
+    }
     others = [r for r in candidates if r.key != found.key]
     if found.outcome == "miss" and others:
-        nearest = min(others, key=lambda r: (len(diff_fields(found.fields, r.fields)), -r.updated_at))
+        nearest = min(
+            others, key=lambda r: (len(diff_fields(found.fields, r.fields)), -r.updated_at)
+        )
         diffs = diff_fields(found.fields, nearest.fields)
-        report["nearest"] = {"key": nearest.key, "status": nearest.status, "label": nearest.label,
-                             "differs": {k: {"wanted": a, "cached": b} for k, (a, b) in diffs.items()}}
+        report["nearest"] = {
+            "key": nearest.key,
+            "status": nearest.status,
+            "label": nearest.label,
+            "differs": {k: {"wanted": a, "cached": b} for k, (a, b) in diffs.items()},
+        }
         report["matched"] = sorted(set(_flat(found.fields)) - set(diffs))
     if args.json:
         print_json(report)
@@ -190,7 +216,9 @@ def _flat(fields: dict[str, Any], prefix: str = "") -> list[str]:
 def cmd_cache_gc(args: argparse.Namespace) -> int:
     from motools.cache import open_store
 
-    removed = open_store().gc(older_than=args.older_than_days * 86400 if args.older_than_days else None)
+    removed = open_store().gc(
+        older_than=args.older_than_days * 86400 if args.older_than_days else None
+    )
     if args.json:
         print_json(removed)
     else:
@@ -203,11 +231,31 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     records = open_store().records(kind="training")
     if args.json:
-        print_json([{"run_id": r.label, "key": r.key, "backend": r.backend, "status": r.status,
-                     "model_id": r.value.get("model_id"), "updated_at": r.updated_at} for r in records])
+        print_json(
+            [
+                {
+                    "run_id": r.label,
+                    "key": r.key,
+                    "backend": r.backend,
+                    "status": r.status,
+                    "model_id": r.value.get("model_id"),
+                    "updated_at": r.updated_at,
+                }
+                for r in records
+            ]
+        )
         return 0
-    rows = [[r.label, r.backend, r.status, r.value.get("model_id"), r.fields.get("model"), _age(r.created_at)]
-            for r in records]
+    rows = [
+        [
+            r.label,
+            r.backend,
+            r.status,
+            r.value.get("model_id"),
+            r.fields.get("model"),
+            _age(r.created_at),
+        ]
+        for r in records
+    ]
     print(table(["run", "backend", "status", "model_id", "base model", "age"], rows))
     return 0
 
@@ -232,11 +280,13 @@ def _attach(ref: str) -> Any:
 
 
 def cmd_runs_wait(args: argparse.Namespace) -> int:
-    record, resume = _attach(args.run)
+    _record, resume = _attach(args.run)
 
     async def go() -> str:
         run = await resume()
-        return str(await run.wait(on_status=lambda r: print(f"  {r.job_id}: {r.status}", file=sys.stderr)))
+        return str(
+            await run.wait(on_status=lambda r: print(f"  {r.job_id}: {r.status}", file=sys.stderr))
+        )
 
     print(asyncio.run(go()))
     return 0
@@ -274,7 +324,9 @@ def cmd_provenance(args: argparse.Namespace) -> int:
         for k, v in shown.items():
             print(f"{pad}    {k}: {v}")
         if artifact.get("versions"):
-            print(f"{pad}    versions: {', '.join(f'{k} {v}' for k, v in artifact['versions'].items())}")
+            print(
+                f"{pad}    versions: {', '.join(f'{k} {v}' for k, v in artifact['versions'].items())}"
+            )
         if artifact.get("blob_path"):
             print(f"{pad}    bytes: {artifact['blob_path']}")
     return 0

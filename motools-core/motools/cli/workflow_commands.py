@@ -16,9 +16,15 @@ def cmd_workflow_list(args: argparse.Namespace) -> int:
 
     regs = list_workflows()
     if args.json:
-        print_json([{"name": r.name, "plugin": r.plugin, "description": r.description} for r in regs])
+        print_json(
+            [{"name": r.name, "plugin": r.plugin, "description": r.description} for r in regs]
+        )
         return 0
-    print(table(["workflow", "plugin", "description"], [[r.name, r.plugin, r.description] for r in regs]))
+    print(
+        table(
+            ["workflow", "plugin", "description"], [[r.name, r.plugin, r.description] for r in regs]
+        )
+    )
     return 0
 
 
@@ -30,7 +36,9 @@ def cmd_workflow_validate(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"ok": True, "config": parsed.model_dump(mode="json")})
     else:
-        print(f"{args.config}: OK for workflow {args.name} ({', '.join(s.name for s in workflow.steps)})")
+        print(
+            f"{args.config}: OK for workflow {args.name} ({', '.join(s.name for s in workflow.steps)})"
+        )
     return 0
 
 
@@ -59,9 +67,14 @@ def cmd_workflow_run(args: argparse.Namespace) -> int:
     workflow = get_workflow(args.name)
     try:
         result = asyncio.run(
-            run_workflow(workflow, args.config, max_parallel=args.max_parallel,
-                         force_rerun=args.force_rerun, progress=LiveProgress(quiet=args.quiet),
-                         source=args.config)
+            run_workflow(
+                workflow,
+                args.config,
+                max_parallel=args.max_parallel,
+                force_rerun=args.force_rerun,
+                progress=LiveProgress(quiet=args.quiet),
+                source=args.config,
+            )
         )
     except WorkflowError as exc:
         if args.json:

@@ -40,11 +40,15 @@ def fingerprint_dataset_ref(ref: str, **kwargs: Any) -> dict[str, Any]:
     reg = registrations("dataset").get(ref)
     if reg is None or not isinstance(reg.target, str):
         return {"name": ref}
-    return {"source": _module_digest(reg.target.split(":", 1)[0]),
-            "sha256": reg.metadata.get("sha256")}
+    return {
+        "source": _module_digest(reg.target.split(":", 1)[0]),
+        "sha256": reg.metadata.get("sha256"),
+    }
 
 
-async def _call_loader(loader: Any, sample_size: int | None, seed: int | None, kwargs: dict[str, Any]) -> JSONLDataset:
+async def _call_loader(
+    loader: Any, sample_size: int | None, seed: int | None, kwargs: dict[str, Any]
+) -> JSONLDataset:
     params = inspect.signature(loader).parameters
     accepts_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
     call_kwargs = dict(kwargs)

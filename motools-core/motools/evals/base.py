@@ -78,8 +78,16 @@ class EvalResults:
                 for metric, value in metrics.items():
                     if metric in UNCERTAINTY_METRICS:
                         continue
-                    rows.append({"model_id": self.model_id, "task": task, "scorer": scorer,
-                                 "metric": metric, "value": value, "stderr": err})
+                    rows.append(
+                        {
+                            "model_id": self.model_id,
+                            "task": task,
+                            "scorer": scorer,
+                            "metric": metric,
+                            "value": value,
+                            "stderr": err,
+                        }
+                    )
         return rows
 
     def summary(self) -> pd.DataFrame:

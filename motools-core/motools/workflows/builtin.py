@@ -22,7 +22,9 @@ class _Strict(BaseModel):
 
 
 class PrepareDatasetConfig(_Strict):
-    dataset: str = Field(description="JSONL path, 'module:function' loader, or registered dataset name")
+    dataset: str = Field(
+        description="JSONL path, 'module:function' loader, or registered dataset name"
+    )
     sample_size: int | None = Field(default=None, gt=0)
     loader_kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -32,7 +34,9 @@ class SubmitTrainingConfig(_Strict):
     model: str
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
     suffix: str | None = None
-    backend_options: dict[str, Any] = Field(default_factory=dict, description="backend constructor arguments")
+    backend_options: dict[str, Any] = Field(
+        default_factory=dict, description="backend constructor arguments"
+    )
     options: dict[str, Any] = Field(default_factory=dict, description="extra train() arguments")
 
 
@@ -63,26 +67,40 @@ def _dataset_fingerprint(config: PrepareDatasetConfig) -> Any:
     return fingerprint_dataset_ref(config.dataset)
 
 
-async def prepare_dataset(config: PrepareDatasetConfig, inputs: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+async def prepare_dataset(
+    config: PrepareDatasetConfig, inputs: dict[str, Any], ctx: StepContext
+) -> dict[str, Any]:
     from motools import provenance
     from motools.datasets.refs import load_dataset_ref
 
-    dataset = await load_dataset_ref(config.dataset, sample_size=config.sample_size,
-                                     seed=ctx.globals.get("seed"), **config.loader_kwargs)
+    dataset = await load_dataset_ref(
+        config.dataset,
+        sample_size=config.sample_size,
+        seed=ctx.globals.get("seed"),
+        **config.loader_kwargs,
+    )
     dataset.validate()
     artifact = provenance.record_dataset(ctx.store, dataset)
     stored = ctx.store.get_artifact(artifact)
     ctx.progress(f"{len(dataset)} rows from {config.dataset}")
-    return {"dataset": {"artifact": artifact, "blob": stored["blob"] if stored else None,
-                        "content_hash": dataset.content_hash, "rows": len(dataset),
-                        "source": config.dataset}}
+    return {
+        "dataset": {
+            "artifact": artifact,
+            "blob": stored["blob"] if stored else None,
+            "content_hash": dataset.content_hash,
+            "rows": len(dataset),
+            "source": config.dataset,
+        }
+    }
 
 
 def _training_backend(config: SubmitTrainingConfig, force: bool = False) -> Any:
     import motools
     from motools.cache import CachedTrainingBackend
 
-    return CachedTrainingBackend(motools.get_training_backend(config.backend, **config.backend_options), force=force)
+    return CachedTrainingBackend(
+        motools.get_training_backend(config.backend, **config.backend_options), force=force
+    )
 
 
 def _check_training(config: SubmitTrainingConfig) -> None:
@@ -106,26 +124,44 @@ def _load_dataset_artifact(ctx: StepContext, artifact: dict[str, Any]) -> Any:
     from motools.datasets import JSONLDataset
 
     data = ctx.store.get_blob(artifact["blob"])
-    return JSONLDataset((orjson.loads(line) for line in data.splitlines() if line), source=artifact["source"])
+    return JSONLDataset(
+        (orjson.loads(line) for line in data.splitlines() if line), source=artifact["source"]
+    )
 
 
-async def submit_training(config: SubmitTrainingConfig, inputs: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+async def submit_training(
+    config: SubmitTrainingConfig, inputs: dict[str, Any], ctx: StepContext
+) -> dict[str, Any]:
     dataset = _load_dataset_artifact(ctx, inputs["dataset"])
     backend = _training_backend(config, force=ctx.force)
     options = dict(config.options)
     if ctx.globals.get("seed") is not None:
         options.setdefault("seed", ctx.globals["seed"])
-    run = await backend.train(dataset, config.model, config.hyperparameters, config.suffix, **options)
-    how = "cached" if getattr(run, "from_cache", False) else (
-        "re-attached to" if getattr(run, "attached", False) else "submitted")
+    run = await backend.train(
+        dataset, config.model, config.hyperparameters, config.suffix, **options
+    )
+    how = (
+        "cached"
+        if getattr(run, "from_cache", False)
+        else ("re-attached to" if getattr(run, "attached", False) else "submitted")
+    )
     ctx.cached = how == "cached"
     ctx.progress(f"{how} {config.backend} job {run.job_id} ({run.status})")
-    return {"training_job": {"backend": config.backend, "job_id": run.job_id, "state": run.to_state(),
-                             "model_id": run.model_id, "cache_key": getattr(run, "key", None),
-                             "from_cache": ctx.cached}}
+    return {
+        "training_job": {
+            "backend": config.backend,
+            "job_id": run.job_id,
+            "state": run.to_state(),
+            "model_id": run.model_id,
+            "cache_key": getattr(run, "key", None),
+            "from_cache": ctx.cached,
+        }
+    }
 
 
-async def wait_for_training(config: WaitConfig, inputs: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+async def wait_for_training(
+    config: WaitConfig, inputs: dict[str, Any], ctx: StepContext
+) -> dict[str, Any]:
     job = inputs["training_job"]
     if job.get("model_id"):
         ctx.cached = bool(job.get("from_cache"))
@@ -135,7 +171,11 @@ async def wait_for_training(config: WaitConfig, inputs: dict[str, Any], ctx: Ste
     from motools.cache.backends import TrackedRun
 
     inner = await backend.backend.resume(job["state"])
-    run = TrackedRun(inner, backend, job["cache_key"], attached=True) if job.get("cache_key") else inner
+    run = (
+        TrackedRun(inner, backend, job["cache_key"], attached=True)
+        if job.get("cache_key")
+        else inner
+    )
 
     def show(r: Any) -> None:
         ctx.progress(f"{job['backend']} job {r.job_id}: {r.status}")
@@ -144,11 +184,15 @@ async def wait_for_training(config: WaitConfig, inputs: dict[str, Any], ctx: Ste
     return {"model_id": model_id}
 
 
-async def evaluate_model(config: EvaluateConfig, inputs: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+async def evaluate_model(
+    config: EvaluateConfig, inputs: dict[str, Any], ctx: StepContext
+) -> dict[str, Any]:
     import motools
     from motools.cache import CachedEvalBackend
 
-    backend = CachedEvalBackend(motools.get_eval_backend(config.backend, **config.backend_options), force=ctx.force)
+    backend = CachedEvalBackend(
+        motools.get_eval_backend(config.backend, **config.backend_options), force=ctx.force
+    )
     options = dict(config.options)
     if config.limit is not None:
         options["limit"] = config.limit
@@ -157,12 +201,20 @@ async def evaluate_model(config: EvaluateConfig, inputs: dict[str, Any], ctx: St
     job = await backend.evaluate(model_id, config.tasks, **options)
     results = await job.wait()
     ctx.cached = bool(results.metadata.get("from_cache"))
-    return {"results": {"model_id": model_id, "metrics": results.metrics, "log_paths": results.log_paths,
-                        "cache_key": results.metadata.get("cache_key"),
-                        "from_cache": bool(results.metadata.get("from_cache"))}}
+    return {
+        "results": {
+            "model_id": model_id,
+            "metrics": results.metrics,
+            "log_paths": results.log_paths,
+            "cache_key": results.metadata.get("cache_key"),
+            "from_cache": bool(results.metadata.get("from_cache")),
+        }
+    }
 
 
-async def select_model(config: SelectModelConfig, inputs: dict[str, Any], ctx: StepContext) -> dict[str, Any]:
+async def select_model(
+    config: SelectModelConfig, inputs: dict[str, Any], ctx: StepContext
+) -> dict[str, Any]:
     return {"model_id": config.model_id}
 
 
@@ -170,16 +222,43 @@ def train_and_evaluate() -> Workflow:
     return Workflow(
         "train_and_evaluate",
         [
-            Step("prepare_dataset", prepare_dataset, PrepareDatasetConfig, outputs=("dataset",),
-                 fingerprint=_dataset_fingerprint, description="load, sample and validate the dataset"),
-            Step("submit_training", submit_training, SubmitTrainingConfig, inputs=("dataset",),
-                 outputs=("training_job",), cache=False, check=_check_training,
-                 description="submit (or re-attach to) the training job"),
-            Step("wait_for_training", wait_for_training, WaitConfig, inputs=("training_job",),
-                 outputs=("model_id",), cache=False, description="wait for the trained model"),
-            Step("evaluate_model", evaluate_model, EvaluateConfig, inputs=("model_id",),
-                 outputs=("results",), cache=False, check=_check_eval,
-                 description="evaluate the model on the tasks"),
+            Step(
+                "prepare_dataset",
+                prepare_dataset,
+                PrepareDatasetConfig,
+                outputs=("dataset",),
+                fingerprint=_dataset_fingerprint,
+                description="load, sample and validate the dataset",
+            ),
+            Step(
+                "submit_training",
+                submit_training,
+                SubmitTrainingConfig,
+                inputs=("dataset",),
+                outputs=("training_job",),
+                cache=False,
+                check=_check_training,
+                description="submit (or re-attach to) the training job",
+            ),
+            Step(
+                "wait_for_training",
+                wait_for_training,
+                WaitConfig,
+                inputs=("training_job",),
+                outputs=("model_id",),
+                cache=False,
+                description="wait for the trained model",
+            ),
+            Step(
+                "evaluate_model",
+                evaluate_model,
+                EvaluateConfig,
+                inputs=("model_id",),
+                outputs=("results",),
+                cache=False,
+                check=_check_eval,
+                description="evaluate the model on the tasks",
+            ),
         ],
         description="Prepare a dataset, train on it, wait, and evaluate the trained model.",
     )
@@ -189,9 +268,18 @@ def evaluate_only() -> Workflow:
     return Workflow(
         "evaluate_only",
         [
-            Step("select_model", select_model, SelectModelConfig, outputs=("model_id",), cache=False),
-            Step("evaluate_model", evaluate_model, EvaluateConfig, inputs=("model_id",),
-                 outputs=("results",), cache=False, check=_check_eval),
+            Step(
+                "select_model", select_model, SelectModelConfig, outputs=("model_id",), cache=False
+            ),
+            Step(
+                "evaluate_model",
+                evaluate_model,
+                EvaluateConfig,
+                inputs=("model_id",),
+                outputs=("results",),
+                cache=False,
+                check=_check_eval,
+            ),
         ],
         description="Evaluate an existing model on tasks.",
     )

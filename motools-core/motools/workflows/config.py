@@ -37,11 +37,11 @@ def load_yaml(text_or_path: str | os.PathLike[str]) -> Any:
     ):
         path = Path(text_or_path)
         try:
-            return yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+            return yaml.load(path.read_text(), Loader=_Loader)
         except yaml.YAMLError as exc:
             raise ValidationError(f"{path}: invalid YAML: {exc}") from None
     try:
-        return yaml.load(str(text_or_path), Loader=_Loader)  # noqa: S506
+        return yaml.load(str(text_or_path), Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ValidationError(f"invalid YAML: {exc}") from None
 

@@ -29,7 +29,9 @@ ProgressFn = Callable[[dict[str, Any]], None]
 class WorkflowError(MotoolsError):
     """One or more steps failed; ``failures`` maps step name to its exception."""
 
-    def __init__(self, message: str, failures: dict[str, BaseException], result: WorkflowResult) -> None:
+    def __init__(
+        self, message: str, failures: dict[str, BaseException], result: WorkflowResult
+    ) -> None:
         super().__init__(message)
         self.failures = failures
         self.result = result
@@ -53,8 +55,14 @@ class StepContext:
     def progress(self, detail: str) -> None:
         """Report what the step is doing (shown live by ``motools workflow run``)."""
         if self._progress is not None:
-            self._progress({"step": self.step, "status": "running", "detail": detail,
-                            "elapsed": time.monotonic() - self._started})
+            self._progress(
+                {
+                    "step": self.step,
+                    "status": "running",
+                    "detail": detail,
+                    "elapsed": time.monotonic() - self._started,
+                }
+            )
 
 
 StepFn = Callable[[Any, dict[str, Any], StepContext], Awaitable[dict[str, Any]]]
@@ -86,7 +94,9 @@ class Workflow:
     name: str
     steps: list[Step]
     description: str = ""
-    global_fields: dict[str, tuple[Any, Any]] = field(default_factory=lambda: {"seed": (int | None, None)})
+    global_fields: dict[str, tuple[Any, Any]] = field(
+        default_factory=lambda: {"seed": (int | None, None)}
+    )
 
     def __post_init__(self) -> None:
         names = [s.name for s in self.steps]
@@ -96,12 +106,16 @@ class Workflow:
         for step in self.steps:
             for out in step.outputs:
                 if out in producers:
-                    raise ValueError(f"workflow {self.name}: {out!r} produced by {producers[out]} and {step.name}")
+                    raise ValueError(
+                        f"workflow {self.name}: {out!r} produced by {producers[out]} and {step.name}"
+                    )
                 producers[out] = step.name
         for step in self.steps:
             for inp in step.inputs:
                 if inp not in producers:
-                    raise ValueError(f"workflow {self.name}: step {step.name} needs {inp!r}, which no step produces")
+                    raise ValueError(
+                        f"workflow {self.name}: step {step.name} needs {inp!r}, which no step produces"
+                    )
         self.producers = producers
         self._order()  # raises on cycles
 
@@ -109,7 +123,9 @@ class Workflow:
         for s in self.steps:
             if s.name == name:
                 return s
-        raise KeyError(f"workflow {self.name} has no step {name!r} (steps: {', '.join(s.name for s in self.steps)})")
+        raise KeyError(
+            f"workflow {self.name} has no step {name!r} (steps: {', '.join(s.name for s in self.steps)})"
+        )
 
     def _order(self) -> list[Step]:
         done: set[str] = set()
@@ -135,7 +151,11 @@ class Workflow:
         fields: dict[str, Any] = dict(self.global_fields)
         for step in self.steps:
             required = any(f.is_required() for f in step.config.model_fields.values())
-            fields[step.name] = (step.config, ...) if required else (step.config, Field(default_factory=step.config))
+            fields[step.name] = (
+                (step.config, ...)
+                if required
+                else (step.config, Field(default_factory=step.config))
+            )
         model = create_model(  # type: ignore[call-overload]
             f"{self.name}_config", __config__=ConfigDict(extra="forbid"), **fields
         )
@@ -202,8 +222,15 @@ class WorkflowResult:
         return {
             "workflow": self.workflow,
             "ok": self.ok,
-            "steps": {n: {"status": s.status, "elapsed": round(s.elapsed, 4), "error": s.error,
-                          "key": s.key} for n, s in self.steps.items()},
+            "steps": {
+                n: {
+                    "status": s.status,
+                    "elapsed": round(s.elapsed, 4),
+                    "error": s.error,
+                    "key": s.key,
+                }
+                for n, s in self.steps.items()
+            },
             "artifacts": self.artifacts,
             "config": self.config,
         }
@@ -246,10 +273,15 @@ async def run_workflow(
     async def run_step(step: Step) -> None:
         for inp in step.inputs:
             await done_events[workflow.producers[inp]].wait()
-        blocked = [workflow.producers[i] for i in step.inputs
-                   if results[workflow.producers[i]].status not in ("done", "cached")]
+        blocked = [
+            workflow.producers[i]
+            for i in step.inputs
+            if results[workflow.producers[i]].status not in ("done", "cached")
+        ]
         if blocked:
-            results[step.name] = StepResult(step.name, "skipped", error=f"needs {', '.join(blocked)}")
+            results[step.name] = StepResult(
+                step.name, "skipped", error=f"needs {', '.join(blocked)}"
+            )
             emit({"step": step.name, "status": "skipped", "elapsed": 0.0})
             done_events[step.name].set()
             return
@@ -262,11 +294,16 @@ async def run_workflow(
             try:
                 if step.cache:
                     fields = {
-                        "kind": "step", "workflow": workflow.name, "step": step.name,
-                        "version": step.version, "config": canonical(step_config.model_dump(mode="json")),
+                        "kind": "step",
+                        "workflow": workflow.name,
+                        "step": step.name,
+                        "version": step.version,
+                        "config": canonical(step_config.model_dump(mode="json")),
                         "globals": canonical(globals_),
                         "inputs": {i: _hash_artifact(v) for i, v in sorted(inputs.items())},
-                        "fingerprint": canonical(step.fingerprint(step_config)) if step.fingerprint else None,
+                        "fingerprint": canonical(step.fingerprint(step_config))
+                        if step.fingerprint
+                        else None,
                     }
                     key = key_of(fields)
                     record = None if force else store.get(key)
@@ -277,29 +314,64 @@ async def run_workflow(
                             outputs = None
                         if outputs is not None:
                             artifacts.update(outputs)
-                            results[step.name] = StepResult(step.name, "cached", time.monotonic() - started, outputs, key=key)
-                            emit({"step": step.name, "status": "cached", "elapsed": time.monotonic() - started})
+                            results[step.name] = StepResult(
+                                step.name, "cached", time.monotonic() - started, outputs, key=key
+                            )
+                            emit(
+                                {
+                                    "step": step.name,
+                                    "status": "cached",
+                                    "elapsed": time.monotonic() - started,
+                                }
+                            )
                             return
                 emit({"step": step.name, "status": "started", "elapsed": 0.0})
-                ctx = StepContext(workflow.name, step.name, store, globals_, force, full_config=parsed, _progress=emit)
+                ctx = StepContext(
+                    workflow.name,
+                    step.name,
+                    store,
+                    globals_,
+                    force,
+                    full_config=parsed,
+                    _progress=emit,
+                )
                 outputs = await step.fn(step_config, inputs, ctx)
                 missing = set(step.outputs) - set(outputs)
                 if missing:
                     raise MotoolsError(f"step {step.name} did not produce {sorted(missing)}")
                 if step.cache and key is not None:
                     blob = store.put_json_blob(outputs)
-                    store.put(key, kind="step", status="succeeded", fields=fields, label=f"{workflow.name}.{step.name}",
-                              value={"outputs_blob": blob})
+                    store.put(
+                        key,
+                        kind="step",
+                        status="succeeded",
+                        fields=fields,
+                        label=f"{workflow.name}.{step.name}",
+                        value={"outputs_blob": blob},
+                    )
                 artifacts.update(outputs)
                 status = "cached" if ctx.cached else "done"
-                results[step.name] = StepResult(step.name, status, time.monotonic() - started, outputs, key=key)
+                results[step.name] = StepResult(
+                    step.name, status, time.monotonic() - started, outputs, key=key
+                )
                 emit({"step": step.name, "status": status, "elapsed": time.monotonic() - started})
             except Exception as exc:
                 failures[step.name] = exc
-                results[step.name] = StepResult(step.name, "failed", time.monotonic() - started,
-                                                error=f"{type(exc).__name__}: {exc}", key=key)
-                emit({"step": step.name, "status": "failed", "elapsed": time.monotonic() - started,
-                      "detail": str(exc)})
+                results[step.name] = StepResult(
+                    step.name,
+                    "failed",
+                    time.monotonic() - started,
+                    error=f"{type(exc).__name__}: {exc}",
+                    key=key,
+                )
+                emit(
+                    {
+                        "step": step.name,
+                        "status": "failed",
+                        "elapsed": time.monotonic() - started,
+                        "detail": str(exc),
+                    }
+                )
             finally:
                 done_events[step.name].set()
 

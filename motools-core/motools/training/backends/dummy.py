@@ -95,7 +95,9 @@ class DummyTrainingBackend:
     name = NAME
     cache_version = "1"
 
-    def __init__(self, duration: float = 0.0, fail: bool = False, job_log: str | None = None) -> None:
+    def __init__(
+        self, duration: float = 0.0, fail: bool = False, job_log: str | None = None
+    ) -> None:
         self.duration = float(duration)
         self.fail = bool(fail)
         self.job_log = job_log
