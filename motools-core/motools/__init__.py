@@ -26,6 +26,9 @@ _LAZY: dict[str, str] = {
     "register_plugin": "motools.plugins",
     "unregister_plugin": "motools.plugins",
     "route_model": "motools.plugins",
+    # high-level helpers
+    "train": "motools.api",
+    "evaluate": "motools.api",
     # errors
     "MotoolsError": "motools.errors",
     "UnknownBackendError": "motools.errors",
@@ -65,6 +68,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from motools.api import evaluate, train
     from motools.datasets import DatasetValidationError, JSONLDataset
     from motools.errors import (
         EvaluationError,

@@ -320,16 +320,32 @@ def get_registration(kind: Kind, name: str) -> Registration:
     raise UnknownBackendError(" ".join(parts), name=name, kind=kind, available=available)
 
 
-def get_training_backend(name: str, **kwargs: Any) -> Any:
-    """Instantiate the training backend registered as ``name``."""
+def get_training_backend(name: str, *, cache: bool = False, **kwargs: Any) -> Any:
+    """Instantiate the training backend registered as ``name``.
+
+    ``cache=True`` wraps it in :class:`motools.cache.CachedTrainingBackend`.
+    """
     factory = get_registration("training_backend", name).load()
-    return factory(**kwargs)
+    backend = factory(**kwargs)
+    if cache:
+        from motools.cache import CachedTrainingBackend
+
+        return CachedTrainingBackend(backend)
+    return backend
 
 
-def get_eval_backend(name: str, **kwargs: Any) -> Any:
-    """Instantiate the evaluation backend registered as ``name``."""
+def get_eval_backend(name: str, *, cache: bool = False, **kwargs: Any) -> Any:
+    """Instantiate the evaluation backend registered as ``name``.
+
+    ``cache=True`` wraps it in :class:`motools.cache.CachedEvalBackend`.
+    """
     factory = get_registration("eval_backend", name).load()
-    return factory(**kwargs)
+    backend = factory(**kwargs)
+    if cache:
+        from motools.cache import CachedEvalBackend
+
+        return CachedEvalBackend(backend)
+    return backend
 
 
 def list_training_backends() -> list[Registration]:

@@ -323,3 +323,17 @@ async def test_two_concurrent_requests_in_one_process_submit_once(
     runs = await asyncio.gather(*(backend.train(dataset, "m", {"n_epochs": 3}) for _ in range(4)))
     assert len({r.job_id for r in runs}) == 1
     assert job_count(tmp_path / "jobs.log") == 1
+
+
+async def test_cache_switch_on_high_level_apis(tmp_path: Path, dataset: JSONLDataset) -> None:
+    log = str(tmp_path / "jobs.log")
+    first = await motools.train(dataset, "m", backend="dummy", backend_options={"job_log": log})
+    second = await motools.train(dataset, "m", backend="dummy", backend_options={"job_log": log})
+    assert second.from_cache and await second.wait() == await first.wait()
+    uncached = await motools.train(dataset, "m", backend="dummy", cache=False, backend_options={"job_log": log})
+    await uncached.wait()
+    assert job_count(tmp_path / "jobs.log") == 2
+    assert isinstance(motools.get_training_backend("dummy", cache=True), CachedTrainingBackend)
+    job = await motools.evaluate(await first.wait(), "t")
+    await job.wait()
+    assert (await motools.evaluate(await first.wait(), "t")).from_cache
