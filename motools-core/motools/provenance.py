@@ -16,8 +16,21 @@ if TYPE_CHECKING:
     from motools.datasets import JSONLDataset
 
 
+_VERSIONS: dict[int, dict[str, str]] = {}
+
+
 def versions() -> dict[str, str]:
-    """motools and every loaded plugin distribution, with versions."""
+    """motools and every loaded plugin distribution, with versions (memoised per plugin set)."""
+    from motools.plugins import get_plugin_manager
+
+    pm = get_plugin_manager()
+    token = hash(tuple(name for name, _ in pm.list_name_plugin()))
+    if token not in _VERSIONS:
+        _VERSIONS[token] = _collect_versions()
+    return dict(_VERSIONS[token])
+
+
+def _collect_versions() -> dict[str, str]:
     from motools import __version__
     from motools.plugins import list_plugins
 

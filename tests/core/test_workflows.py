@@ -183,3 +183,12 @@ def test_bad_workflows_are_rejected() -> None:
                 Step("b", fn, Cfg, inputs=("x",), outputs=("y",)),
             ],
         )
+
+
+async def test_an_explicit_store_receives_every_record(tmp_path: Path, isolated: Path) -> None:
+    from motools.cache import Store
+
+    store = Store(tmp_path / "explicit")
+    await run_workflow("train_and_evaluate", load_yaml(CONFIG), store=store)
+    assert {r.kind for r in store.records()} == {"step", "training", "eval"}
+    assert not (isolated / ".motools-home").exists()

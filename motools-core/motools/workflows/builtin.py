@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from motools.workflows.core import Step, StepContext, Workflow
+
+if TYPE_CHECKING:
+    from motools.cache.store import Store
 
 
 class _Strict(BaseModel):
@@ -94,12 +97,12 @@ async def prepare_dataset(
     }
 
 
-def _training_backend(config: SubmitTrainingConfig, force: bool = False) -> Any:
+def _training_backend(config: SubmitTrainingConfig, store: Store, force: bool = False) -> Any:
     import motools
     from motools.cache import CachedTrainingBackend
 
     return CachedTrainingBackend(
-        motools.get_training_backend(config.backend, **config.backend_options), force=force
+        motools.get_training_backend(config.backend, **config.backend_options), store, force=force
     )
 
 
@@ -133,7 +136,7 @@ async def submit_training(
     config: SubmitTrainingConfig, inputs: dict[str, Any], ctx: StepContext
 ) -> dict[str, Any]:
     dataset = _load_dataset_artifact(ctx, inputs["dataset"])
-    backend = _training_backend(config, force=ctx.force)
+    backend = _training_backend(config, ctx.store, force=ctx.force)
     options = dict(config.options)
     if ctx.globals.get("seed") is not None:
         options.setdefault("seed", ctx.globals["seed"])
@@ -167,7 +170,7 @@ async def wait_for_training(
         ctx.cached = bool(job.get("from_cache"))
         return {"model_id": job["model_id"]}
     submit_config: SubmitTrainingConfig = ctx.full_config.submit_training  # type: ignore[attr-defined]
-    backend = _training_backend(submit_config)
+    backend = _training_backend(submit_config, ctx.store)
     from motools.cache.backends import TrackedRun
 
     inner = await backend.backend.resume(job["state"])
@@ -191,7 +194,7 @@ async def evaluate_model(
     from motools.cache import CachedEvalBackend
 
     backend = CachedEvalBackend(
-        motools.get_eval_backend(config.backend, **config.backend_options), force=ctx.force
+        motools.get_eval_backend(config.backend, **config.backend_options), ctx.store, force=ctx.force
     )
     options = dict(config.options)
     if config.limit is not None:

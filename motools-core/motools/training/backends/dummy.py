@@ -8,6 +8,7 @@ pipeline tests.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 NAME = "dummy"
 
 
+@functools.lru_cache(maxsize=1)
 def _hyperparameter_model() -> Any:
     from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
 
