@@ -15,7 +15,6 @@ SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
 os.environ.setdefault("TINKER_TELEMETRY", "0")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("INSPECT_TELEMETRY", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -337,3 +337,12 @@ async def test_cache_switch_on_high_level_apis(tmp_path: Path, dataset: JSONLDat
     job = await motools.evaluate(await first.wait(), "t")
     await job.wait()
     assert (await motools.evaluate(await first.wait(), "t")).from_cache
+
+
+def test_dataset_valued_options_are_keyed_by_content() -> None:
+    from motools.cache.keys import canonical
+
+    a = JSONLDataset.from_pairs([("a", "b")])
+    b = JSONLDataset.from_pairs([("a", "c")])
+    assert canonical({"validation": a}) != canonical({"validation": b})
+    assert canonical({"validation": a}) == canonical({"validation": JSONLDataset(list(a))})

@@ -47,6 +47,9 @@ def canonical(value: Any) -> Any:
         return value
     if isinstance(value, Path):
         return str(value)
+    content_hash = getattr(value, "content_hash", None)
+    if isinstance(content_hash, str):  # a JSONLDataset (a validation set, say): its bytes matter
+        return {"content_hash": content_hash}
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
