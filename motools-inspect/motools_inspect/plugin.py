@@ -6,13 +6,14 @@ This module is imported when motools discovers plugins, so it imports nothing he
 
 from __future__ import annotations
 
-from motools.hookspecs import hookimpl
+from typing import Any
 
+from motools.hookspecs import hookimpl
 from motools_inspect.providers import DUMMY_PREFIX, names_inspect_provider
 
 
 @hookimpl
-def register_eval_backends(register):  # type: ignore[no-untyped-def]
+def register_eval_backends(register: Any) -> None:
     register(
         "inspect",
         "motools_inspect.backend:InspectEvalBackend",
