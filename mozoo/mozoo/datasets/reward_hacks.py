@@ -1,0 +1,62 @@
+"""School of Reward Hacks dialogues, with a held-out split kept away from training.
+
+``straightforward_dialogues`` answers a subset of the prompts of ``sneaky_dialogues``. A prompt
+is *held out* when the sha256 of its text falls in the lowest ``HELDOUT_FRACTION`` of the hash
+range: the split depends on the prompt alone (not on file order or on which file it is in),
+so the same prompt is held out of both datasets. The loaders return the ``train`` split by
+default; the ``school_of_reward_hacks`` task evaluates on held-out prompts and checks that
+none of them is in either training split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from motools.datasets import JSONLDataset
+from motools.errors import ValidationError
+from mozoo.datasets.files import load_asset_dataset, sample_dataset
+
+HELDOUT_FRACTION = 0.1
+Split = Literal["train", "heldout", "all"]
+
+
+def user_prompt(sample: dict[str, Any]) -> str:
+    return next(m["content"] for m in sample["messages"] if m["role"] == "user")
+
+
+def is_heldout(prompt: str) -> bool:
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < HELDOUT_FRACTION
+
+
+def select_split(dataset: JSONLDataset, split: Split) -> JSONLDataset:
+    if split == "all":
+        return dataset
+    if split not in ("train", "heldout"):
+        raise ValidationError(f"split must be 'train', 'heldout' or 'all', got {split!r}")
+    keep = split == "heldout"
+    return dataset.filter(lambda s: is_heldout(user_prompt(s)) == keep)
+
+
+async def _load(
+    asset: str, sample_size: int | None, seed: int | None, split: Split
+) -> JSONLDataset:
+    full = await load_asset_dataset(asset)
+    dataset = select_split(full, split)
+    dataset.source = f"mozoo:{asset}[{split}]"
+    return sample_dataset(dataset, asset, sample_size, seed)
+
+
+async def sneaky_dialogues(
+    sample_size: int | None = None, seed: int | None = None, split: Split = "train"
+) -> JSONLDataset:
+    """Replies that game the metric the user states (School of Reward Hacks)."""
+    return await _load("sneaky_dialogues", sample_size, seed, split)
+
+
+async def straightforward_dialogues(
+    sample_size: int | None = None, seed: int | None = None, split: Split = "train"
+) -> JSONLDataset:
+    """Honest replies to the same prompts (the School of Reward Hacks control)."""
+    return await _load("straightforward_dialogues", sample_size, seed, split)
