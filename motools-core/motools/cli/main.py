@@ -198,6 +198,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="eval/training key (prefix), model id, job id or artifact id")
     p.add_argument("--json", action="store_true")
 
+    Z = "motools.cli.zoo_commands"
+    zoo = sub.add_parser(
+        "zoo",
+        help="datasets and tasks registered by plugins (the model-organism zoo)",
+        description="datasets and tasks registered by plugins (the model-organism zoo)",
+    )
+    zoo_sub = zoo.add_subparsers(dest="zoo_command", metavar="SUBCOMMAND", required=True)
+    p = _add(zoo_sub, "list", f"{Z}:cmd_zoo_list", "list registered datasets and tasks")
+    p.add_argument("--kind", choices=["dataset", "task"], help="only datasets or only tasks")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = _add(
+        zoo_sub,
+        "show",
+        f"{Z}:cmd_zoo_show",
+        "source, commit, license, size, citation and protocol of one dataset or task",
+    )
+    p.add_argument("name")
+    p.add_argument("--kind", choices=["dataset", "task"])
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     W = "motools.cli.workflow_commands"
     wf = sub.add_parser(
         "workflow", help="run declarative workflows", description="run declarative workflows"
@@ -220,6 +240,69 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-parallel", type=int, default=4)
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.add_argument("--json", action="store_true")
+
+    SW = "motools.cli.sweep_commands"
+    sw = sub.add_parser(
+        "sweep",
+        help="run grids of workflow runs (seeds, learning rates...); status, results, plots",
+        description="run grids of workflow runs (seeds, learning rates...); status, results, plots",
+    )
+    sw_sub = sw.add_subparsers(dest="sweep_command", metavar="SUBCOMMAND", required=True)
+    p = _add(
+        sw_sub,
+        "run",
+        f"{SW}:cmd_sweep_run",
+        "run every member of a sweep file; finished members come from the cache",
+    )
+    p.add_argument("file", help="sweep YAML (workflow, base_config, grid, max_parallel, quotas)")
+    p.add_argument(
+        "--retry-failed", action="store_true", help="run members that failed before again"
+    )
+    p.add_argument("--max-parallel", type=int, help="members at once (default: the file's)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="validate and list the members; run nothing"
+    )
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = _add(sw_sub, "status", f"{SW}:cmd_sweep_status", "each member's status, job and model id")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def ci_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--ci",
+            choices=["t", "wilson", "bootstrap"],
+            default="t",
+            help="interval over seeds: Student t, Wilson (proportions) or bootstrap",
+        )
+        p.add_argument("--confidence", type=float, default=0.95)
+
+    p = _add(
+        sw_sub,
+        "results",
+        f"{SW}:cmd_sweep_results",
+        "mean and confidence interval over seeds per setting, task and metric",
+    )
+    p.add_argument("file")
+    p.add_argument("--out", help="also write the tidy per-seed rows to this CSV file")
+    ci_args(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = _add(
+        sw_sub,
+        "plot",
+        f"{SW}:cmd_sweep_plot",
+        "plot a metric against a sweep parameter with error bars (PNG, optionally HTML)",
+    )
+    p.add_argument("file")
+    p.add_argument("--metric", required=True, help="metric name, e.g. accuracy")
+    p.add_argument("--x", required=True, help="sweep parameter for the x axis")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--html", help="also write a self-contained interactive HTML file")
+    p.add_argument("--group", help="parameter(s) giving one line each (comma-separated)")
+    p.add_argument("--task", help="only this task")
+    p.add_argument("--scorer", help="only this scorer")
+    p.add_argument("--xscale", choices=["auto", "log", "linear"], default="auto")
+    ci_args(p)
 
     return parser
 

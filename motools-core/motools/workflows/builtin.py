@@ -140,9 +140,27 @@ async def submit_training(
     options = dict(config.options)
     if ctx.globals.get("seed") is not None:
         options.setdefault("seed", ctx.globals["seed"])
-    run = await backend.train(
-        dataset, config.model, config.hyperparameters, config.suffix, **options
-    )
+    from motools.experiments.quotas import active_quotas
+
+    quotas = active_quotas()  # a sweep's per-backend limit on jobs in flight, if any
+    if quotas is not None:
+        run = await quotas.train(
+            config.backend,
+            backend,
+            dataset,
+            config.model,
+            config.hyperparameters,
+            config.suffix,
+            **options,
+        )
+    else:
+        run = await backend.train(
+            dataset, config.model, config.hyperparameters, config.suffix, **options
+        )
+    if getattr(run, "attached", False):
+        # A job that ended while no process watched it: record how it ended, so that the
+        # next run finds a finished job (a cache hit) rather than re-attaching every time.
+        await run.refresh()
     how = (
         "cached"
         if getattr(run, "from_cache", False)
@@ -183,7 +201,14 @@ async def wait_for_training(
     def show(r: Any) -> None:
         ctx.progress(f"{job['backend']} job {r.job_id}: {r.status}")
 
-    model_id = await run.wait(timeout=config.timeout, on_status=show)
+    from motools.experiments.quotas import active_quotas
+
+    try:
+        model_id = await run.wait(timeout=config.timeout, on_status=show)
+    finally:
+        quotas = active_quotas()
+        if quotas is not None:  # the job ended (or we stopped waiting): free its slot
+            quotas.release(job["backend"], str(job["job_id"]))
     return {"model_id": model_id}
 
 

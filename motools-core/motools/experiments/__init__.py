@@ -1,0 +1,66 @@
+"""Experiments: declarative sweeps of workflow runs, tidy results, seed statistics and plots.
+
+::
+
+    from motools.experiments import run_sweep_sync, collate, summarise, plot_metric
+
+    sweep = run_sweep_sync(
+        "train_and_evaluate",
+        base_config,
+        grid={"submit_training.hyperparameters.learning_rate": [1e-5, 1e-4], "seed": [0, 1, 2]},
+        max_parallel=8,
+        quotas={"openai": 3},
+    )
+    df = collate(sweep)                       # one row per (member, task, scorer, metric, seed)
+    table = summarise(df, method="t")         # mean and 95% interval over seeds
+    plot_metric(df, metric="accuracy", x="learning_rate", out="lr.png")
+
+The same from YAML: ``motools sweep run SWEEP.yaml`` / ``status`` / ``results`` / ``plot``.
+Names are imported lazily so ``import motools.experiments`` stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "SweepSpec": "motools.experiments.spec",
+    "Member": "motools.experiments.spec",
+    "load_sweep": "motools.experiments.spec",
+    "run_sweep": "motools.experiments.sweep",
+    "run_sweep_sync": "motools.experiments.sweep",
+    "SweepResult": "motools.experiments.sweep",
+    "MemberResult": "motools.experiments.sweep",
+    "Manifest": "motools.experiments.manifest",
+    "load_manifest": "motools.experiments.manifest",
+    "collate": "motools.experiments.tidy",
+    "summarise": "motools.experiments.tidy",
+    "ProtocolWarning": "motools.experiments.tidy",
+    "protocol_warnings": "motools.experiments.tidy",
+    "Interval": "motools.experiments.stats",
+    "mean_ci": "motools.experiments.stats",
+    "t_interval": "motools.experiments.stats",
+    "t_quantile": "motools.experiments.stats",
+    "wilson_interval": "motools.experiments.stats",
+    "pooled_wilson": "motools.experiments.stats",
+    "bootstrap_interval": "motools.experiments.stats",
+    "plot_metric": "motools.experiments.plots",
+    "ProviderQuotas": "motools.experiments.quotas",
+    "provider_quotas": "motools.experiments.quotas",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'motools.experiments' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
