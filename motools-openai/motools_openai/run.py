@@ -8,11 +8,10 @@ client: ``OpenAITrainingBackend.resume(state)`` re-attaches from another process
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from motools.errors import TrainingError, ValidationError
-from motools.polling import Backoff
 from motools.training import (
     CANCELLED,
     FAILED,
@@ -60,7 +59,8 @@ class OpenAITrainingRun(TrainingRun):
         if not isinstance(state.get("job_id"), str) or not state["job_id"]:
             raise ValidationError("openai run state has no job_id")
         self._backend = backend
-        self._poll_policy: dict[str, Any] = dict(backend.poll_backoff or self.poll_backoff)
+        if backend.poll_backoff:  # the backend's policy, for this run only
+            self.poll_backoff = dict(backend.poll_backoff)  # type: ignore[misc]
         self.job_id = state["job_id"]
         self.base_model = state.get("base_model")
         self.method = state.get("method", "supervised")
@@ -107,17 +107,6 @@ class OpenAITrainingRun(TrainingRun):
             "trained_tokens": self.trained_tokens,
             "estimated_finish": self.estimated_finish,
         }
-
-    async def wait(
-        self,
-        *,
-        timeout: float | None = None,
-        on_status: Callable[[TrainingRun], Any] | None = None,
-        backoff: Backoff | None = None,
-    ) -> str:
-        """Poll until the job ends (with the backend's poll policy); return the model id."""
-        backoff = backoff or Backoff(**self._poll_policy)
-        return await super().wait(timeout=timeout, on_status=on_status, backoff=backoff)
 
     # -- service calls -----------------------------------------------------------------------
     async def refresh(self) -> str:

@@ -346,3 +346,15 @@ def test_dataset_valued_options_are_keyed_by_content() -> None:
     b = JSONLDataset.from_pairs([("a", "c")])
     assert canonical({"validation": a}) != canonical({"validation": b})
     assert canonical({"validation": a}) == canonical({"validation": JSONLDataset(list(a))})
+
+
+def test_gc_removes_unreferenced_blobs_and_interrupted_writes(store: Store) -> None:
+    kept = store.put_json_blob({"a": 1})
+    store.put("k", kind="eval", status="succeeded", fields={}, value={"results_blob": kept})
+    orphan = store.put_json_blob({"b": 2})
+    leftover = store.blob_path(kept).parent / ".abc.123.tmp"
+    leftover.write_bytes(b"half")
+    removed = store.gc()
+    assert removed["blobs"] == 1 and removed["temp_files"] == 1
+    assert store.blob_path(kept).exists() and not store.blob_path(orphan).exists()
+    assert not leftover.exists()

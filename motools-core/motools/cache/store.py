@@ -17,7 +17,6 @@ import json
 import os
 import socket
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -27,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from motools._io import atomic_write
 
 SCHEMA_VERSION = 1
 
@@ -169,19 +170,8 @@ class Store:
         """Store ``data`` under its sha256 (atomically: temp file, fsync, rename)."""
         digest = hashlib.sha256(data).hexdigest()
         path = self.blob_dir / digest[:2] / digest
-        if path.exists():
-            return digest
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if not path.exists():
+            atomic_write(path, data)
         return digest
 
     def put_json_blob(self, value: Any) -> str:
@@ -487,7 +477,7 @@ class Store:
             referenced.add(blob)
         if self.blob_dir.is_dir():
             for path in self.blob_dir.glob("*/*"):
-                if path.name.startswith(".tmp-"):
+                if path.name.startswith(".") and path.name.endswith(".tmp"):  # an interrupted write
                     path.unlink(missing_ok=True)
                     removed["temp_files"] += 1
                 elif path.name not in referenced:

@@ -6,13 +6,13 @@ import asyncio
 import hashlib
 import os
 import random
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
+from motools._io import atomic_write
 from motools.datasets.validation import PURPOSES, Problem, check_sample
 from motools.errors import ValidationError
 
@@ -94,20 +94,6 @@ def read_jsonl(
                 if len(problems) < MAX_KEPT_PROBLEMS:
                     problems.extend(found[: MAX_KEPT_PROBLEMS - len(problems)])
     return samples, problems, total
-
-
-def _atomic_write_lines(path: Path, chunks: Iterable[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.writelines(chunks)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class JSONLDataset:
@@ -216,7 +202,7 @@ class JSONLDataset:
         target = Path(path)
         opt = orjson.OPT_APPEND_NEWLINE
         dumps = orjson.dumps
-        _atomic_write_lines(target, (dumps(s, option=opt) for s in self._samples))
+        atomic_write(target, (dumps(s, option=opt) for s in self._samples))
         return target
 
     async def save(self, path: str | os.PathLike[str]) -> Path:

@@ -128,12 +128,9 @@ class EvalResults:
         )
 
     def save_sync(self, path: str | os.PathLike[str]) -> Path:
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=1, default=str))
-        os.replace(tmp, target)
-        return target
+        from motools._io import atomic_write
+
+        return atomic_write(path, json.dumps(self.to_dict(), indent=1, default=str).encode())
 
     async def save(self, path: str | os.PathLike[str]) -> Path:
         return await asyncio.to_thread(self.save_sync, path)

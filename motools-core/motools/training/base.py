@@ -113,12 +113,9 @@ class TrainingRun(ABC):
 
     def save_state(self, path: str | os.PathLike[str]) -> Path:
         """Write ``to_state()`` as JSON, atomically."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(self.to_state(), indent=2, sort_keys=True))
-        os.replace(tmp, target)
-        return target
+        from motools._io import atomic_write
+
+        return atomic_write(path, json.dumps(self.to_state(), indent=2, sort_keys=True).encode())
 
     def __repr__(self) -> str:
         return (
