@@ -26,7 +26,7 @@ async def train(
     from motools.plugins import get_training_backend
 
     impl = get_training_backend(backend, cache=cache, **dict(backend_options or {}))
-    return await impl.train(dataset, model, hyperparameters, suffix, **kwargs)  # type: ignore[no-any-return]
+    return await impl.train(dataset, model, hyperparameters, suffix, **kwargs)
 
 
 async def evaluate(
@@ -42,4 +42,4 @@ async def evaluate(
     from motools.plugins import get_eval_backend
 
     impl = get_eval_backend(backend, cache=cache, **dict(backend_options or {}))
-    return await impl.evaluate(model_id, eval_suite, **kwargs)  # type: ignore[no-any-return]
+    return await impl.evaluate(model_id, eval_suite, **kwargs)

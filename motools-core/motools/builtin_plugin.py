@@ -6,7 +6,7 @@ from motools.hookspecs import hookimpl
 
 
 @hookimpl
-def register_training_backends(register):  # type: ignore[no-untyped-def]
+def register_training_backends(register):
     register(
         "dummy",
         "motools.training.backends.dummy:DummyTrainingBackend",
@@ -15,7 +15,7 @@ def register_training_backends(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def register_eval_backends(register):  # type: ignore[no-untyped-def]
+def register_eval_backends(register):
     register(
         "dummy",
         "motools.evals.backends.dummy:DummyEvalBackend",
@@ -24,7 +24,7 @@ def register_eval_backends(register):  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def register_workflows(register):  # type: ignore[no-untyped-def]
+def register_workflows(register):
     register(
         "train_and_evaluate",
         "motools.workflows.builtin:train_and_evaluate",

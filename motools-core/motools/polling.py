@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -29,6 +29,15 @@ class Backoff:
 
     def __post_init__(self) -> None:
         self._current = self.initial
+
+    @classmethod
+    def from_policy(cls, policy: Mapping[str, float], **overrides: Any) -> Backoff:
+        """A backoff from ``{"initial": s, "maximum": s, "factor": f, ...}``."""
+        known = {"initial", "maximum", "factor", "jitter", "minimum"}
+        unknown = set(policy) - known
+        if unknown:
+            raise ValueError(f"unknown backoff settings {sorted(unknown)} (known: {sorted(known)})")
+        return cls(**{k: float(v) for k, v in policy.items()}, **overrides)  # type: ignore[arg-type]
 
     def reset(self) -> None:
         self._current = self.initial

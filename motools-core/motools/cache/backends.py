@@ -82,11 +82,11 @@ class TrackedRun(TrainingRun):
         self.backend_name = getattr(inner, "backend_name", cache.name)  # type: ignore[misc]
         self.poll_backoff = getattr(inner, "poll_backoff", TrainingRun.poll_backoff)  # type: ignore[misc]
 
-    job_id = property(lambda self: self.inner.job_id)  # type: ignore[assignment]
-    status = property(lambda self: self.inner.status)  # type: ignore[assignment]
-    model_id = property(lambda self: self.inner.model_id)  # type: ignore[assignment]
-    error = property(lambda self: getattr(self.inner, "error", None))  # type: ignore[assignment]
-    error_code = property(lambda self: getattr(self.inner, "error_code", None))  # type: ignore[assignment]
+    job_id = property(lambda self: self.inner.job_id)
+    status = property(lambda self: self.inner.status)
+    model_id = property(lambda self: self.inner.model_id)
+    error = property(lambda self: getattr(self.inner, "error", None))
+    error_code = property(lambda self: getattr(self.inner, "error_code", None))
 
     def _persist(self, *_: Any) -> None:
         self.cache._record_progress(self.key, self.inner)
@@ -347,7 +347,7 @@ class CachedEvalBackend:
         found = self.lookup(model_id, eval_suite, **options)
         if not found.key:
             warnings.warn(f"evaluation not cached: {found.reason}", CacheWarning, stacklevel=2)
-            return await self.backend.evaluate(model_id, eval_suite, **options)  # type: ignore[no-any-return]
+            return await self.backend.evaluate(model_id, eval_suite, **options)
         if found.outcome == "hit" and not self.force:
             try:
                 cached = EvalResults.from_dict(

@@ -70,8 +70,8 @@ def normalised_hyperparameters(
     """Defaults filled in and numbers canonical, via the backend when it knows how."""
     normalise = getattr(backend, "normalize_hyperparameters", None)
     if normalise is not None:
-        return canonical(normalise(hyperparameters))  # type: ignore[no-any-return]
-    return canonical(dict(hyperparameters or {}))  # type: ignore[no-any-return]
+        return canonical(normalise(hyperparameters))
+    return canonical(dict(hyperparameters or {}))
 
 
 def backend_name(backend: Any) -> str:
@@ -125,7 +125,7 @@ def task_identity(item: Any, backend: Any = None) -> dict[str, Any] | None:
     if custom is not None:
         found = custom(item)
         if found is not None:
-            return found  # type: ignore[no-any-return]
+            return found
     if not isinstance(item, str):
         return None
     ident: dict[str, Any] = {"name": item}

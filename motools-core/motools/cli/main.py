@@ -311,7 +311,7 @@ def _resolve(handler: str) -> Handler:
     import importlib
 
     module, _, attr = handler.partition(":")
-    return getattr(importlib.import_module(module), attr)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module), attr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -78,7 +78,7 @@ class TrainingRun(ABC):
         backoff: Backoff | None = None,
     ) -> str:
         """Poll until the job ends; return the model id, or raise :class:`TrainingError`."""
-        backoff = backoff or Backoff(**self.poll_backoff)
+        backoff = backoff or Backoff.from_policy(self.poll_backoff)
         deadline = None if timeout is None else time.monotonic() + timeout
         last = None
         while True:
@@ -150,9 +150,10 @@ async def resume_run(
     state: Mapping[str, Any] | str | os.PathLike[str], **backend_kwargs: Any
 ) -> TrainingRun:
     """Re-attach to a run from its state (a dict or a JSON file), finding the backend by name."""
-    if not isinstance(state, Mapping):
-        state = json.loads(Path(state).read_text())
+    data: Mapping[str, Any] = (
+        state if isinstance(state, Mapping) else json.loads(Path(state).read_text())
+    )
     from motools.plugins import get_training_backend
 
-    backend = get_training_backend(str(state["backend"]), **backend_kwargs)
-    return await backend.resume(state)
+    backend = get_training_backend(str(data["backend"]), **backend_kwargs)
+    return await backend.resume(data)

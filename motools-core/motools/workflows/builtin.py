@@ -187,7 +187,7 @@ async def wait_for_training(
     if job.get("model_id"):
         ctx.cached = bool(job.get("from_cache"))
         return {"model_id": job["model_id"]}
-    submit_config: SubmitTrainingConfig = ctx.full_config.submit_training  # type: ignore[attr-defined]
+    submit_config: SubmitTrainingConfig = ctx.full_config.submit_training
     backend = _training_backend(submit_config, ctx.store)
     from motools.cache.backends import TrackedRun
 

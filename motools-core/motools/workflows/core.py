@@ -145,7 +145,7 @@ class Workflow:
         """The pydantic model of the whole config: globals plus one section per step."""
         cached = getattr(self, "_config_model", None)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         from pydantic import ConfigDict, Field, create_model
 
         fields: dict[str, Any] = dict(self.global_fields)
@@ -156,11 +156,11 @@ class Workflow:
                 if required
                 else (step.config, Field(default_factory=step.config))
             )
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{self.name}_config", __config__=ConfigDict(extra="forbid"), **fields
         )
         self._config_model = model
-        return model  # type: ignore[no-any-return]
+        return model
 
     def parse_config(self, config: Any, *, source: str = "config") -> BaseModel:
         """Validate a dict, a YAML path or text, or an existing config object."""
@@ -389,4 +389,4 @@ def get_workflow(name: str) -> Workflow:
     from motools.plugins import get_registration
 
     obj = get_registration("workflow", name).load()
-    return obj() if callable(obj) and not isinstance(obj, Workflow) else obj  # type: ignore[no-any-return]
+    return obj() if callable(obj) and not isinstance(obj, Workflow) else obj
