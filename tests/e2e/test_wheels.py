@@ -64,3 +64,26 @@ def test_core_alone_lists_only_builtins(wheels: Path, tmp_path: Path) -> None:
     assert hint.returncode != 0
     assert "pip install motools-openai" in hint.stderr
     assert not any(tmp_path.glob(".motools"))
+
+
+def test_core_plus_tinker_is_a_complete_tinker_install(wheels: Path, tmp_path: Path) -> None:
+    venv = fresh_venv(tmp_path, wheels, "motools-core", "motools-tinker")
+    plugins = run([str(venv / "bin" / "motools"), "plugins", "--json"], cwd=tmp_path)
+    assert plugins.returncode == 0, plugins.stderr
+    assert [p["name"] for p in json.loads(plugins.stdout)] == ["motools.builtin", "tinker"]
+    probe = run(
+        [str(venv / "bin" / "python"), "-c",
+         "import sys, motools\n"
+         "from motools.training.backends.tinker import TinkerTrainingBackend\n"
+         "b = motools.get_training_backend('tinker')\n"
+         "assert isinstance(b, TinkerTrainingBackend)\n"
+         "print(sorted(r.name for r in motools.list_training_backends()))\n"
+         "print([m for m in ('openai', 'inspect_ai', 'torch') if m in sys.modules])\n"],
+        cwd=tmp_path, env={"TINKER_TELEMETRY": "0", "PATH": "/usr/bin:/bin"},
+    )
+    assert probe.returncode == 0, probe.stderr
+    names, heavy = probe.stdout.strip().splitlines()
+    assert names == "['dummy', 'tinker']"
+    assert heavy == "[]"
+    venv_files = {p.name for p in (venv / "lib").glob("python*/site-packages/*")}
+    assert "torch" not in venv_files and not any(n.startswith("tinker_cookbook") for n in venv_files)

@@ -1,0 +1,92 @@
+"""The narrow slice of the Tinker service the training loop uses, and its SDK implementation.
+
+The loop talks to a :class:`TinkerService`; training clients are used exactly as the SDK's
+``TrainingClient`` (``forward_backward``/``optim_step``/``save_state``/
+``save_weights_for_sampler`` return futures at once, which are awaited later). Tests inject
+an in-process fake with the same surface; production uses :class:`SDKService`, which wraps
+``tinker.ServiceClient`` and moves its blocking set-up calls off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class TinkerService(Protocol):
+    async def supported_models(self) -> list[dict[str, Any]]:
+        """``[{"model_name", "trainable", "max_context_length"}, ...]``."""
+        ...
+
+    async def create_lora_training_client(self, base_model: str, rank: int, seed: int) -> Any: ...
+
+    async def create_training_client_from_state_with_optimizer(self, path: str) -> Any: ...
+
+    async def close(self, status: str) -> None: ...
+
+
+class SDKService:
+    """:class:`TinkerService` over the real ``tinker`` SDK (``TINKER_API_KEY``/``TINKER_BASE_URL``
+    unless given). The key is kept only in memory and never shown in a repr."""
+
+    def __init__(self, *, api_key: str | None = None, base_url: str | None = None) -> None:
+        self._api_key = api_key
+        self._base_url = base_url
+        self._client: Any = None
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"SDKService(base_url={self._base_url!r})"
+
+    async def _service(self) -> Any:
+        async with self._lock:
+            if self._client is None:
+                import tinker
+
+                self._client = await asyncio.to_thread(
+                    tinker.ServiceClient, api_key=self._api_key, base_url=self._base_url
+                )
+            return self._client
+
+    async def supported_models(self) -> list[dict[str, Any]]:
+        import tinker
+
+        def fetch() -> Any:
+            # RestClient shares one connection pool per (base URL, key) for the whole process:
+            # name the key so that pool is never one opened with another key.
+            key = self._api_key or os.environ.get("TINKER_API_KEY")
+            rest = tinker.RestClient(api_key=key, base_url=self._base_url)
+            return rest.get_server_capabilities().result()
+
+        caps = await asyncio.to_thread(fetch)
+        return [m.model_dump() for m in caps.supported_models]
+
+    async def create_lora_training_client(self, base_model: str, rank: int, seed: int) -> Any:
+        service = await self._service()
+        future = await asyncio.to_thread(
+            service.create_lora_training_client, base_model=base_model, rank=rank, seed=seed
+        )
+        return await future
+
+    async def create_training_client_from_state_with_optimizer(self, path: str) -> Any:
+        service = await self._service()
+        future = await asyncio.to_thread(
+            service.create_training_client_from_state_with_optimizer, path
+        )
+        return await future
+
+    async def create_sampling_client(
+        self, *, model_path: str | None = None, base_model: str | None = None
+    ) -> Any:
+        service = await self._service()
+        future = await asyncio.to_thread(
+            service.create_sampling_client, model_path=model_path, base_model=base_model
+        )
+        return await future
+
+    async def close(self, status: str) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await asyncio.to_thread(lambda: client.close(status).result())
