@@ -211,9 +211,6 @@ async def test_train_evaluate_train_in_one_process(
                                model_args={"tokenizer": str(tokenizer_dir)})
     results = await job.wait()
     assert results.metrics
-    import asyncio as _asyncio
-
-    assert not getattr(_asyncio, "_nest_patched", False)
     second_run = await backend.train(JSONLDataset(rows[:2] + rows), BASE, hp)
     second = await asyncio.wait_for(second_run.wait(), timeout=60)
     assert second.startswith(f"tinker/{BASE}@") and second != first
