@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from motools._io import atomic_write
+from motools.atomic import atomic_write
 
 SCHEMA_VERSION = 1
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
-from motools._io import atomic_write
+from motools.atomic import atomic_write
 from motools.datasets.validation import PURPOSES, Problem, check_sample
 from motools.errors import ValidationError
 

@@ -128,7 +128,7 @@ class EvalResults:
         )
 
     def save_sync(self, path: str | os.PathLike[str]) -> Path:
-        from motools._io import atomic_write
+        from motools.atomic import atomic_write
 
         return atomic_write(path, json.dumps(self.to_dict(), indent=1, default=str).encode())
 

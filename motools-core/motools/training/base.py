@@ -113,7 +113,7 @@ class TrainingRun(ABC):
 
     def save_state(self, path: str | os.PathLike[str]) -> Path:
         """Write ``to_state()`` as JSON, atomically."""
-        from motools._io import atomic_write
+        from motools.atomic import atomic_write
 
         return atomic_write(path, json.dumps(self.to_state(), indent=2, sort_keys=True).encode())
 
