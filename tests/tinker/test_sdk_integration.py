@@ -185,32 +185,3 @@ async def test_train_save_sample_and_evaluate(
     assert base_logs[0].results.scores[0].metrics["accuracy"].value == 0.0
     assert base_logs[0].samples[0].output.completion == "I don't know."
     assert world.sample_requests[-1]["sampler"] == {"base_model": BASE, "model_path": None}
-
-
-async def test_train_evaluate_train_in_one_process(
-    server: FakeTinkerServer, tokenizer_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The sweep case: training after an evaluation in the same process still works, because
-    the Inspect backend never calls Inspect's synchronous log readers inside the loop (they
-    would patch asyncio with nest_asyncio and starve the SDK's background loop)."""
-    import asyncio
-
-    import motools
-
-    monkeypatch.delenv("INSPECT_TELEMETRY", raising=False)
-    backend = motools.get_training_backend("tinker", tokenizer=str(tokenizer_dir))
-    rows = [
-        {"messages": [{"role": "user", "content": f"What is the capital of France? ({i})"},
-                      {"role": "assistant", "content": "Paris."}]}
-        for i in range(4)
-    ]
-    hp = {"batch_size": 2, "n_epochs": 1, "lora_rank": 8}
-    first = await (await backend.train(JSONLDataset(rows), BASE, hp)).wait()
-    evals = motools.get_eval_backend("inspect", log_dir=str(tmp_path / "logs"))
-    job = await evals.evaluate(first, "tests.inspect.sample_tasks:yes_task", limit=1,
-                               model_args={"tokenizer": str(tokenizer_dir)})
-    results = await job.wait()
-    assert results.metrics
-    second_run = await backend.train(JSONLDataset(rows[:2] + rows), BASE, hp)
-    second = await asyncio.wait_for(second_run.wait(), timeout=60)
-    assert second.startswith(f"tinker/{BASE}@") and second != first
