@@ -68,7 +68,7 @@ def test_detach_then_wait_and_cancel(data_file: Path, capsys: pytest.CaptureFixt
 
 
 def test_eval_prints_the_metrics_table_and_caches(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = "eval --backend dummy --model dummy/x --task t1 --task t2 --limit 5".split()
+    argv = ["eval", "--backend", "dummy", "--model", "dummy/x", "--task", "t1", "--task", "t2", "--limit", "5"]
     assert main(argv) == 0
     out = capsys.readouterr()
     assert "t1" in out.out and "accuracy" in out.out
