@@ -68,7 +68,19 @@ def test_detach_then_wait_and_cancel(data_file: Path, capsys: pytest.CaptureFixt
 
 
 def test_eval_prints_the_metrics_table_and_caches(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["eval", "--backend", "dummy", "--model", "dummy/x", "--task", "t1", "--task", "t2", "--limit", "5"]
+    argv = [
+        "eval",
+        "--backend",
+        "dummy",
+        "--model",
+        "dummy/x",
+        "--task",
+        "t1",
+        "--task",
+        "t2",
+        "--limit",
+        "5",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr()
     assert "t1" in out.out and "accuracy" in out.out
@@ -94,39 +106,10 @@ def test_cache_ls_show_explain_gc(data_file: Path, capsys: pytest.CaptureFixture
     assert [e["kind"] for e in entries] == ["training"]
     shown = run_json(capsys, "cache", "show", train["run_id"])
     assert shown["value"]["model_id"] == train["model_id"]
-    hit = run_json(
-        capsys,
-        "cache",
-        "explain",
-        "train",
-        "--backend",
-        "dummy",
-        "--model",
-        "base",
-        "--dataset",
-        str(data_file),
-        "--hp",
-        "n_epochs=3.0",
-        "--json",
-    )
+    explain = f"cache explain train --backend dummy --model base --dataset {data_file}".split()
+    hit = run_json(capsys, *explain, "--hp", "n_epochs=3.0", "--json")
     assert hit["outcome"] == "hit"
-    miss = run_json(
-        capsys,
-        "cache",
-        "explain",
-        "train",
-        "--backend",
-        "dummy",
-        "--model",
-        "base",
-        "--dataset",
-        str(data_file),
-        "--hp",
-        "n_epochs=4",
-        "--suffix",
-        "x",
-        "--json",
-    )
+    miss = run_json(capsys, *explain, "--hp", "n_epochs=4", "--suffix", "x", "--json")
     assert miss["outcome"] == "miss"
     assert set(miss["nearest"]["differs"]) == {"hyperparameters.n_epochs", "suffix"}
     assert "dataset" in miss["matched"] and "model" in miss["matched"]

@@ -20,6 +20,11 @@ def _add(sub: Any, name: str, handler: str, help: str, **kw: Any) -> argparse.Ar
     return parser
 
 
+def _assignments(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A repeatable ``KEY=VALUE`` option."""
+    parser.add_argument(flag, action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="motools",
@@ -57,13 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--backend", help="also apply this training backend's own rules")
     p.add_argument("--model", help="base model the backend's rules and cost estimate use")
-    p.add_argument(
-        "--hp",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="hyperparameter for the cost estimate (repeatable)",
-    )
+    _assignments(p, "--hp", "hyperparameter for the cost estimate (repeatable)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p = _add(
         ds_sub,
@@ -90,22 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--dataset", required=True, help="JSONL path, module:function or registered name"
         )
-        p.add_argument(
-            "--hp",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="hyperparameter (repeatable)",
-        )
+        _assignments(p, "--hp", "hyperparameter (repeatable)")
         p.add_argument("--suffix")
         p.add_argument("--seed", type=int)
-        p.add_argument(
-            "--backend-option",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="backend constructor argument (repeatable)",
-        )
+        _assignments(p, "--backend-option", "backend constructor argument (repeatable)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
     def eval_args(p: argparse.ArgumentParser) -> None:
@@ -113,20 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--model", required=True, help="model id to evaluate")
         p.add_argument("--task", required=True, action="append", help="task (repeatable)")
         p.add_argument("--limit", type=int)
-        p.add_argument(
-            "--option",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="evaluate() option such as temperature=1 (repeatable)",
-        )
-        p.add_argument(
-            "--backend-option",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="backend constructor argument (repeatable)",
-        )
+        _assignments(p, "--option", "evaluate() option such as temperature=1 (repeatable)")
+        _assignments(p, "--backend-option", "backend constructor argument (repeatable)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = _add(
