@@ -26,6 +26,8 @@ _LAZY: dict[str, str] = {
     "register_plugin": "motools.plugins",
     "unregister_plugin": "motools.plugins",
     "route_model": "motools.plugins",
+    # where state lives
+    "home": "motools.paths",
     # high-level helpers
     "train": "motools.api",
     "evaluate": "motools.api",
@@ -81,6 +83,7 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from motools.evals import EvalBackend, EvalJob, EvalResults
+    from motools.paths import home
     from motools.plugins import (
         get_eval_backend,
         get_plugin_manager,
