@@ -44,7 +44,7 @@ def main() -> None:
             5,
         )
 
-        from motools.datasets.refs import load_dataset_ref
+        from motools.dataset_refs import load_dataset_ref
 
         timed(
             "load sneaky_dialogues train split (1073 rows parsed)",

@@ -14,8 +14,8 @@ __version__ = "0.1.0"
 
 _LAZY: dict[str, str] = {
     # plugins
-    "get_training_backend": "motools.plugins",
-    "get_eval_backend": "motools.plugins",
+    "get_training_backend": "motools.api",
+    "get_eval_backend": "motools.api",
     "list_training_backends": "motools.plugins",
     "list_eval_backends": "motools.plugins",
     "list_datasets": "motools.plugins",
@@ -45,7 +45,8 @@ _LAZY: dict[str, str] = {
     "DatasetValidationError": "motools.datasets",
     "TrainingBackend": "motools.training",
     "TrainingRun": "motools.training",
-    "resume_run": "motools.training",
+    "resume_run": "motools.api",
+    "Composer": "motools.api",
     "EvalBackend": "motools.evals",
     "EvalJob": "motools.evals",
     "EvalResults": "motools.evals",
@@ -70,7 +71,14 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from motools.api import evaluate, train
+    from motools.api import (
+        Composer,
+        evaluate,
+        get_eval_backend,
+        get_training_backend,
+        resume_run,
+        train,
+    )
     from motools.datasets import DatasetValidationError, JSONLDataset
     from motools.errors import (
         EvaluationError,
@@ -85,9 +93,7 @@ if TYPE_CHECKING:
     from motools.evals import EvalBackend, EvalJob, EvalResults
     from motools.paths import home
     from motools.plugins import (
-        get_eval_backend,
         get_plugin_manager,
-        get_training_backend,
         list_datasets,
         list_eval_backends,
         list_plugins,
@@ -98,4 +104,4 @@ if TYPE_CHECKING:
         route_model,
         unregister_plugin,
     )
-    from motools.training import TrainingBackend, TrainingRun, resume_run
+    from motools.training import TrainingBackend, TrainingRun

@@ -1,14 +1,167 @@
-"""High-level helpers: train and evaluate by backend name, through the cache by default."""
+"""The composer: backends found by name, wired with the cache, a store and provider quotas.
+
+This is the one place that puts the layers together. :mod:`motools.plugins` only finds names;
+:mod:`motools.cache` only knows keys and records; :mod:`motools.quotas` only counts slots.
+A :class:`Composer` holds one store and (optionally) quotas, builds each backend once per
+(name, options), wraps it in the cache, and is what workflow steps receive on their context.
+
+The module-level helpers (``motools.train``, ``motools.evaluate``,
+``motools.get_training_backend(name, cache=True)``, ``motools.resume_run``) are thin uses of it.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from motools.evals.base import EvalBackend, as_eval_backend
+from motools.training.base import TrainingBackend, as_training_backend
+
 if TYPE_CHECKING:
+    from motools.cache.backends import CachedEvalBackend, CachedTrainingBackend
+    from motools.cache.store import Store
     from motools.datasets import JSONLDataset
     from motools.evals import EvalJob
+    from motools.quotas import ProviderQuotas
     from motools.training import TrainingRun
+
+
+def _options_key(name: str, options: Mapping[str, Any]) -> str:
+    """An in-memory identity of (name, constructor options); never stored or shown."""
+    return name + repr(sorted((str(k), repr(v)) for k, v in options.items()))
+
+
+class Composer:
+    """Wires backend + cache + store + quotas, once per workflow run (or sweep, or call)."""
+
+    def __init__(self, store: Store | None = None, *, quotas: ProviderQuotas | None = None) -> None:
+        self._store = store
+        self.quotas = quotas
+        self._training: dict[str, TrainingBackend] = {}
+        self._eval: dict[str, EvalBackend] = {}
+        #: The training backend each backend name was last composed with (for re-attaching).
+        self._training_by_name: dict[str, TrainingBackend] = {}
+
+    @property
+    def store(self) -> Store:
+        """The store (opened on first use: ``$MOTOOLS_HOME``, or ``./.motools``)."""
+        if self._store is None:
+            from motools.cache.store import open_store
+
+            self._store = open_store()
+        return self._store
+
+    # -- backends --------------------------------------------------------------------------
+    def training_backend(
+        self, name: str, options: Mapping[str, Any] | None = None
+    ) -> TrainingBackend:
+        """The backend registered as ``name``, built with ``options`` (once per composer)."""
+        from motools.plugins import get_training_backend
+
+        key = _options_key(name, options or {})
+        if key not in self._training:
+            self._training[key] = as_training_backend(
+                get_training_backend(name, **dict(options or {}))
+            )
+        self._training_by_name[name] = self._training[key]
+        return self._training[key]
+
+    def eval_backend(self, name: str, options: Mapping[str, Any] | None = None) -> EvalBackend:
+        from motools.plugins import get_eval_backend
+
+        key = _options_key(name, options or {})
+        if key not in self._eval:
+            self._eval[key] = as_eval_backend(get_eval_backend(name, **dict(options or {})))
+        return self._eval[key]
+
+    def cached_training(
+        self, name: str, options: Mapping[str, Any] | None = None, *, force: bool = False
+    ) -> CachedTrainingBackend:
+        """The backend wrapped in the cache of this composer's store."""
+        from motools.cache.backends import CachedTrainingBackend
+
+        return CachedTrainingBackend(self.training_backend(name, options), self.store, force=force)
+
+    def cached_eval(
+        self, name: str, options: Mapping[str, Any] | None = None, *, force: bool = False
+    ) -> CachedEvalBackend:
+        from motools.cache.backends import CachedEvalBackend
+
+        return CachedEvalBackend(self.eval_backend(name, options), self.store, force=force)
+
+    # -- training --------------------------------------------------------------------------
+    async def train(
+        self,
+        name: str,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        *,
+        backend_options: Mapping[str, Any] | None = None,
+        force: bool = False,
+        **options: Any,
+    ) -> TrainingRun:
+        """Find, re-attach to, or submit a training job, within the quotas if there are any."""
+        cached = self.cached_training(name, backend_options, force=force)
+        if self.quotas is not None:
+            return await self.quotas.train(
+                name, cached, dataset, model, hyperparameters, suffix, **options
+            )
+        return await cached.train(dataset, model, hyperparameters, suffix, **options)
+
+    async def resume(
+        self, state: Mapping[str, Any], *, cache_key: str | None = None
+    ) -> TrainingRun:
+        """Re-attach to a run from its state; with ``cache_key`` its record stays up to date.
+
+        The backend is the one this composer last built for that name (so its constructor
+        options, credentials included, are the ones the job was submitted with), else the
+        registered backend with default options.
+        """
+        name = str(state["backend"])
+        backend = self._training_by_name.get(name) or self.training_backend(name)
+        if cache_key is None:
+            return await backend.resume(state)
+        from motools.cache.backends import CachedTrainingBackend
+
+        return await CachedTrainingBackend(backend, self.store).reattach(state, cache_key)
+
+    def release(self, backend: str, job_id: str) -> None:
+        """Give back the quota slot of a job that ended (or that nobody waits on any more)."""
+        if self.quotas is not None:
+            self.quotas.release(backend, job_id)
+
+
+def get_training_backend(
+    name: str, *, cache: bool = False, store: Store | None = None, **kwargs: Any
+) -> Any:
+    """Instantiate the training backend registered as ``name``.
+
+    ``cache=True`` wraps it in :class:`motools.cache.CachedTrainingBackend` (on ``store``).
+    """
+    from motools.plugins import get_training_backend as lookup
+
+    if not cache:
+        return lookup(name, **kwargs)
+    return Composer(store).cached_training(name, kwargs)
+
+
+def get_eval_backend(
+    name: str, *, cache: bool = False, store: Store | None = None, **kwargs: Any
+) -> Any:
+    """Instantiate the evaluation backend registered as ``name``.
+
+    ``cache=True`` wraps it in :class:`motools.cache.CachedEvalBackend` (on ``store``).
+    """
+    from motools.plugins import get_eval_backend as lookup
+
+    if not cache:
+        return lookup(name, **kwargs)
+    return Composer(store).cached_eval(name, kwargs)
 
 
 async def train(
@@ -23,10 +176,13 @@ async def train(
     **kwargs: Any,
 ) -> TrainingRun:
     """Submit (or, with ``cache=True``, find or re-attach to) a training job; return its run."""
-    from motools.plugins import get_training_backend
-
-    impl = get_training_backend(backend, cache=cache, **dict(backend_options or {}))
-    return await impl.train(dataset, model, hyperparameters, suffix, **kwargs)
+    composer = Composer()
+    if not cache:
+        impl = composer.training_backend(backend, backend_options)
+        return await impl.train(dataset, model, hyperparameters, suffix, **kwargs)
+    return await composer.train(
+        backend, dataset, model, hyperparameters, suffix, backend_options=backend_options, **kwargs
+    )
 
 
 async def evaluate(
@@ -39,7 +195,22 @@ async def evaluate(
     **kwargs: Any,
 ) -> EvalJob:
     """Start (or, with ``cache=True``, reuse) an evaluation; return its job."""
-    from motools.plugins import get_eval_backend
-
-    impl = get_eval_backend(backend, cache=cache, **dict(backend_options or {}))
+    composer = Composer()
+    impl = (
+        composer.cached_eval(backend, backend_options)
+        if cache
+        else composer.eval_backend(backend, backend_options)
+    )
     return await impl.evaluate(model_id, eval_suite, **kwargs)
+
+
+async def resume_run(
+    state: Mapping[str, Any] | str | os.PathLike[str], **backend_kwargs: Any
+) -> TrainingRun:
+    """Re-attach to a run from its state (a dict or a JSON file), finding the backend by name."""
+    data: Mapping[str, Any] = (
+        state if isinstance(state, Mapping) else json.loads(Path(state).read_text())
+    )
+    composer = Composer()
+    composer.training_backend(str(data["backend"]), backend_kwargs)
+    return await composer.resume(data)

@@ -44,3 +44,25 @@ class EvaluationError(MotoolsError):
 
 class RoutingError(MotoolsError, LookupError):
     """No plugin knows how an evaluation backend should address a model id."""
+
+
+def format_validation_errors(exc: object, header: str, *, unknown: str = "unknown key") -> str:
+    """``header`` then one line per problem of a pydantic ``ValidationError``.
+
+    Each line says where (the dotted field), what was wrong and the value given; values are
+    shortened, so a huge input is never echoed whole.
+    """
+    lines = [header]
+    for err in exc.errors():  # type: ignore[attr-defined]
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {where}: {unknown}")
+        else:
+            lines.append(f"  {where}: {err['msg']} (got {short_repr(err.get('input'))})")
+    return "\n".join(lines)
+
+
+def short_repr(value: object, limit: int = 200) -> str:
+    """``repr(value)``, cut to ``limit`` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -13,12 +13,14 @@ Environment switches:
 
 Name tables are rebuilt from the hooks on every lookup, so plugins registered or unregistered
 at run time (``register_plugin`` / ``unregister_plugin``) take effect at once.
+
+This module only finds names: hook specs, lookups, model routing and load errors. Caching,
+stores, quotas and re-attaching to runs are wired above it, in :mod:`motools.api`.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import logging
 import os
 import threading
@@ -32,6 +34,7 @@ import pluggy
 
 from motools import hookspecs
 from motools.errors import PluginLoadError, RoutingError, UnknownBackendError
+from motools.refs import import_object
 
 log = logging.getLogger("motools.plugins")
 
@@ -127,15 +130,7 @@ def resolve_target(target: str | Callable[..., Any]) -> Any:
     """Turn a ``"module:attr"`` (or ``"module.attr"``) string into the object it names."""
     if not isinstance(target, str):
         return target
-    if ":" in target:
-        module_name, _, attr = target.partition(":")
-    else:
-        module_name, _, attr = target.rpartition(".")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        if part:
-            obj = getattr(obj, part)
-    return obj
+    return import_object(target)
 
 
 def _new_manager() -> pluggy.PluginManager:
@@ -320,32 +315,17 @@ def get_registration(kind: Kind, name: str) -> Registration:
     raise UnknownBackendError(" ".join(parts), name=name, kind=kind, available=available)
 
 
-def get_training_backend(name: str, *, cache: bool = False, **kwargs: Any) -> Any:
-    """Instantiate the training backend registered as ``name``.
+def get_training_backend(name: str, **kwargs: Any) -> Any:
+    """Instantiate the training backend registered as ``name`` (no cache, no store).
 
-    ``cache=True`` wraps it in :class:`motools.cache.CachedTrainingBackend`.
+    ``motools.get_training_backend`` (the composer in :mod:`motools.api`) adds ``cache=``.
     """
-    factory = get_registration("training_backend", name).load()
-    backend = factory(**kwargs)
-    if cache:
-        from motools.cache import CachedTrainingBackend
-
-        return CachedTrainingBackend(backend)
-    return backend
+    return get_registration("training_backend", name).load()(**kwargs)
 
 
-def get_eval_backend(name: str, *, cache: bool = False, **kwargs: Any) -> Any:
-    """Instantiate the evaluation backend registered as ``name``.
-
-    ``cache=True`` wraps it in :class:`motools.cache.CachedEvalBackend`.
-    """
-    factory = get_registration("eval_backend", name).load()
-    backend = factory(**kwargs)
-    if cache:
-        from motools.cache import CachedEvalBackend
-
-        return CachedEvalBackend(backend)
-    return backend
+def get_eval_backend(name: str, **kwargs: Any) -> Any:
+    """Instantiate the evaluation backend registered as ``name`` (no cache, no store)."""
+    return get_registration("eval_backend", name).load()(**kwargs)
 
 
 def list_training_backends() -> list[Registration]:

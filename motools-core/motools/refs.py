@@ -28,7 +28,6 @@ from motools.errors import ValidationError
 RefKind = Literal["object", "pyfile", "path", "name"]
 DATA_SUFFIXES = (".jsonl", ".json", ".yaml", ".yml", ".csv", ".parquet")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-/]*$")
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ def parse_ref(text: str, *, what: str = "reference") -> Ref:
     if ref.endswith(".py"):
         return Ref(ref, "pyfile", path=Path(ref))
     suffix = Path(ref).suffix.lower()
-    if suffix in DATA_SUFFIXES or "/" in ref and Path(ref).exists() or Path(ref).is_file():
+    if suffix in DATA_SUFFIXES or ("/" in ref and Path(ref).exists()) or Path(ref).is_file():
         return Ref(ref, "path", path=Path(ref))
     if ":" in ref:
         module, _, attr = ref.partition(":")
@@ -111,11 +110,6 @@ def parse_ref(text: str, *, what: str = "reference") -> Ref:
                 f"{what} {text!r}: {attr!r} is not a Python name (expected 'package.module:name')"
             )
         return Ref(ref, "object", module=module, attr=attr)
-    if not _NAME.match(ref):
-        raise ValidationError(
-            f"{what} {text!r} is neither a registered name, a 'module:name', a 'file.py@name' "
-            "nor a data file path"
-        )
     return Ref(ref, "name")
 
 

@@ -26,8 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from motools.errors import EvaluationError, RoutingError, ValidationError
-from motools.evals.base import EvalJob, EvalResults, EvalSuite
+from motools.evals.base import EvalBackend, EvalJob, EvalResults, EvalSuite
+from motools.paths import home
 from motools.plugins import ModelRoute, route_model
+from motools.redaction import is_secret_name
 from motools_inspect.mirror import data_mirror as mirror_context
 from motools_inspect.results import (
     check_log,
@@ -47,16 +49,10 @@ NAME = "inspect"
 LOG_SUBDIR = "inspect-logs"
 #: eval_async parameters motools sets itself, or that make no sense per evaluation.
 _RESERVED_RUN_OPTIONS = {"tasks", "model", "model_args", "model_base_url", "task_args", "kwargs"}
-_SECRET_WORDS = ("key", "token", "secret", "password", "authorization")
-
-
-def motools_home() -> Path:
-    """``$MOTOOLS_HOME``, or ``.motools`` in the working directory."""
-    return Path(os.environ.get("MOTOOLS_HOME") or ".motools").expanduser().resolve()
 
 
 def default_log_dir() -> Path:
-    return motools_home() / LOG_SUBDIR
+    return home() / LOG_SUBDIR
 
 
 def _generate_fields() -> set[str]:
@@ -79,7 +75,7 @@ def _public(value: Any) -> Any:
         return {
             str(k): _public(v)
             for k, v in value.items()
-            if not any(word in str(k).lower() for word in _SECRET_WORDS)
+            if not is_secret_name(k)
         }
     if isinstance(value, (list, tuple)):
         return [_public(v) for v in value]
@@ -109,7 +105,7 @@ class _Prepared:
     settings: dict[str, Any]
 
 
-class InspectEvalBackend:
+class InspectEvalBackend(EvalBackend):
     """Runs Inspect AI evaluations; see the module docstring for the options."""
 
     name = NAME

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from motools.datasets import DatasetValidationError, JSONLDataset
 from motools.errors import TrainingError, ValidationError
 from motools.polling import Backoff, retry_async
+from motools.training.base import TrainingBackend
 from motools_openai.errors import (
     AUTH_HINT,
     OpenAIAuthenticationError,
@@ -61,7 +62,7 @@ class _Secret:
     __str__ = __repr__
 
 
-class OpenAITrainingBackend:
+class OpenAITrainingBackend(TrainingBackend):
     """Fine-tune OpenAI models.
 
     ``api_key`` (default ``$OPENAI_API_KEY``), ``base_url`` (default the SDK's, or
@@ -158,7 +159,7 @@ class OpenAITrainingBackend:
 
     # -- local checks ---------------------------------------------------------------------------
     def normalize_hyperparameters(
-        self, hyperparameters: Mapping[str, Any] | None, method: str | None = None
+        self, hyperparameters: Mapping[str, Any] | None, method: str | None = None, **options: Any
     ) -> dict[str, Any]:
         from motools_openai import hyperparameters as hp
 

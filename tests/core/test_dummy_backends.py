@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 import motools
+from motools import resume_run
 from motools.datasets import JSONLDataset
 from motools.errors import EvaluationError, HyperparameterError, TrainingError
 from motools.evals import EvalBackend, EvalResults
-from motools.training import TrainingBackend, resume_run
+from motools.training import TrainingBackend
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ import json
 import pytest
 
 import motools
+from motools import resume_run
 from motools.errors import TrainingError
-from motools.training import CANCELLED, SUCCEEDED, resume_run
+from motools.training import CANCELLED, SUCCEEDED
 from tests.openai.conftest import MODEL, arithmetic, make_backend, preferences
 
 

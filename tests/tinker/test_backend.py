@@ -261,7 +261,7 @@ async def test_resume_from_state_file_path(make_backend: Any, dataset: JSONLData
     model_id = await run.wait()
     again = await make_backend().resume(run.state_path)
     assert again.status == SUCCEEDED and await again.wait() == model_id
-    via_core = await motools.training.resume_run(
+    via_core = await motools.resume_run(
         run.state_path, service=FakeService(), check_models=False
     )
     assert via_core.model_id == model_id

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from motools.dataset_refs import load_dataset_ref
 from motools.datasets import JSONLDataset
-from motools.datasets.refs import load_dataset_ref
 from motools.errors import ValidationError
 from motools.plugins import list_datasets
 from mozoo.datasets.reward_hacks import is_heldout, user_prompt

@@ -242,7 +242,7 @@ async def test_aesthetic_preferences_rate(inspect_env) -> None:
 
 
 async def test_school_of_reward_hacks_on_held_out_prompts(mirror, inspect_env) -> None:
-    from motools.datasets.refs import load_dataset_ref
+    from motools.dataset_refs import load_dataset_ref
     from mozoo.datasets.reward_hacks import user_prompt
     from mozoo.tasks.school_of_reward_hacks import school_of_reward_hacks
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from motools.datasets.refs import load_dataset_ref
+from motools.dataset_refs import load_dataset_ref
 from motools.workflows import load_yaml, run_workflow
 from tests.fakes.openai_fake import FakeOpenAIServer
 

@@ -20,8 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 from motools.cache.keys import eval_key_fields, key_of, task_identity, training_key_fields
 from motools.cache.store import Store, open_store
-from motools.evals.base import EvalJob, EvalResults, EvalSuite, suite_items
-from motools.training.base import CANCELLED, FAILED, SUCCEEDED, TERMINAL_STATUSES, TrainingRun
+from motools.evals.base import (
+    EvalBackend,
+    EvalJob,
+    EvalResults,
+    EvalSuite,
+    as_eval_backend,
+    suite_items,
+)
+from motools.training.base import (
+    CANCELLED,
+    FAILED,
+    SUCCEEDED,
+    TERMINAL_STATUSES,
+    TrainingBackend,
+    TrainingRun,
+    as_training_backend,
+)
 
 if TYPE_CHECKING:
     from motools.datasets import JSONLDataset
@@ -48,9 +63,15 @@ class CompletedRun(TrainingRun):
     from_cache = True
 
     def __init__(
-        self, backend_name: str, job_id: str, model_id: str, state: Mapping[str, Any]
+        self,
+        backend_name: str,
+        job_id: str,
+        model_id: str,
+        state: Mapping[str, Any],
+        cache_key: str | None = None,
     ) -> None:
         self.backend_name = backend_name  # type: ignore[misc]
+        self.cache_key = cache_key
         self.job_id = job_id
         self.model_id = model_id
         self.status = SUCCEEDED
@@ -73,20 +94,21 @@ class TrackedRun(TrainingRun):
     from_cache = False
 
     def __init__(
-        self, inner: Any, cache: CachedTrainingBackend, key: str, *, attached: bool
+        self, inner: TrainingRun, cache: CachedTrainingBackend, key: str, *, attached: bool
     ) -> None:
         self.inner = inner
         self.cache = cache
         self.key = key
+        self.cache_key = key
         self.attached = attached  # True when re-attached to a job submitted earlier
-        self.backend_name = getattr(inner, "backend_name", cache.name)  # type: ignore[misc]
-        self.poll_backoff = getattr(inner, "poll_backoff", TrainingRun.poll_backoff)  # type: ignore[misc]
+        self.backend_name = inner.backend_name  # type: ignore[misc]
+        self.poll_backoff = inner.poll_backoff  # type: ignore[misc]
 
     job_id = property(lambda self: self.inner.job_id)
     status = property(lambda self: self.inner.status)
     model_id = property(lambda self: self.inner.model_id)
-    error = property(lambda self: getattr(self.inner, "error", None))
-    error_code = property(lambda self: getattr(self.inner, "error_code", None))
+    error = property(lambda self: self.inner.error)
+    error_code = property(lambda self: self.inner.error_code)
 
     def _persist(self, *_: Any) -> None:
         self.cache._record_progress(self.key, self.inner)
@@ -104,15 +126,14 @@ class TrackedRun(TrainingRun):
         return dict(self.inner.to_state())
 
     async def wait(self, **kwargs: Any) -> str:
-        if isinstance(self.inner, TrainingRun):
-            user_hook = kwargs.pop("on_status", None)
+        user_hook = kwargs.pop("on_status", None)
 
-            def on_status(run: Any) -> None:
-                self._persist()
-                if user_hook is not None:
-                    user_hook(self)
+        def on_status(run: Any) -> None:
+            self._persist()
+            if user_hook is not None:
+                user_hook(self)
 
-            kwargs["on_status"] = on_status
+        kwargs["on_status"] = on_status
         try:
             return str(await self.inner.wait(**kwargs))
         finally:
@@ -124,7 +145,7 @@ def _expiry(state: Mapping[str, Any]) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-class CachedTrainingBackend:
+class CachedTrainingBackend(TrainingBackend):
     """Wraps any training backend; same request, same job, paid for once."""
 
     def __init__(
@@ -135,14 +156,37 @@ class CachedTrainingBackend:
         force: bool = False,
         claim_timeout: float = 3600.0,
     ) -> None:
-        self.backend = backend
+        self.backend = as_training_backend(backend)
         self.store = store or open_store()
         self.force = force
         self.claim_timeout = claim_timeout
-        self.name = getattr(backend, "name", type(backend).__name__)
+        self.name = self.backend.name
+        self.cache_version = self.backend.cache_version
 
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self.backend, attr)
+    def validate_hyperparameters(
+        self, hyperparameters: Mapping[str, Any] | None, **options: Any
+    ) -> Mapping[str, Any]:
+        return self.backend.validate_hyperparameters(hyperparameters, **options)
+
+    def normalize_hyperparameters(
+        self, hyperparameters: Mapping[str, Any] | None, **options: Any
+    ) -> dict[str, Any]:
+        return self.backend.normalize_hyperparameters(hyperparameters, **options)
+
+    def model_unavailable(self, model_id: str | None, state: Mapping[str, Any]) -> Any:
+        return self.backend.model_unavailable(model_id, state)
+
+    def check_dataset(self, dataset: JSONLDataset, model: str | None = None) -> list[Any]:
+        return self.backend.check_dataset(dataset, model)
+
+    def estimate_cost(
+        self, dataset: JSONLDataset, model: str, hyperparameters: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        return self.backend.estimate_cost(dataset, model, hyperparameters)
+
+    async def reattach(self, state: Mapping[str, Any], key: str) -> TrackedRun:
+        """Re-attach to the job ``state`` describes, recorded under cache ``key``."""
+        return TrackedRun(await self.backend.resume(state), self, key, attached=True)
 
     def key_fields(
         self,
@@ -193,10 +237,9 @@ class CachedTrainingBackend:
         if expires is not None and time.time() > expires:
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(expires))
             return f"model {record.value.get('model_id')} expired at {when}"
-        check = getattr(self.backend, "model_unavailable", None)
-        if check is None:
-            return None
-        reason = check(record.value.get("model_id"), record.value.get("state", {}))
+        reason = self.backend.model_unavailable(
+            record.value.get("model_id"), record.value.get("state", {})
+        )
         if inspect.isawaitable(reason):
             reason = await reason
         return str(reason) if reason else None
@@ -209,6 +252,8 @@ class CachedTrainingBackend:
         suffix: str | None = None,
         **options: Any,
     ) -> TrainingRun:
+        # Validated once, here; the key and the backend's train() use this same object.
+        hyperparameters = self.backend.normalize_hyperparameters(hyperparameters)
         fields = self.key_fields(dataset, model, hyperparameters, suffix, **options)
         key = key_of(fields)
         deadline = time.monotonic() + self.claim_timeout
@@ -224,10 +269,10 @@ class CachedTrainingBackend:
                         rec.label or "",
                         rec.value["model_id"],
                         rec.value.get("state", {}),
+                        cache_key=key,
                     )
                 if found.outcome == "in_flight":
-                    inner = await self.backend.resume(found.record.value["state"])
-                    return TrackedRun(inner, self, key, attached=True)
+                    return await self.reattach(found.record.value["state"], key)
                 if found.record is not None and found.record.status == SUCCEEDED:
                     warnings.warn(
                         f"cache entry {key[:12]} not used: {found.reason}",
@@ -288,14 +333,12 @@ class CachedTrainingBackend:
             self._record_progress(key, inner)
         return run
 
-    def _record_progress(self, key: str, inner: Any) -> None:
+    def _record_progress(self, key: str, inner: TrainingRun) -> None:
         record = self.store.get(key)
         if record is None:
             return
         state = dict(inner.to_state())
-        value = dict(
-            record.value, state=state, model_id=inner.model_id, error=getattr(inner, "error", None)
-        )
+        value = dict(record.value, state=state, model_id=inner.model_id, error=inner.error)
         self.store.update(key, status=inner.status, value=value, expires_at=_expiry(state))
         if inner.status == SUCCEEDED and inner.model_id:
             self._ensure_model_artifact(key, value)
@@ -311,17 +354,18 @@ class CachedTrainingBackend:
         return await self.backend.resume(state)
 
 
-class CachedEvalBackend:
+class CachedEvalBackend(EvalBackend):
     """Wraps any evaluation backend; same model, tasks and options, evaluated once."""
 
     def __init__(self, backend: Any, store: Store | None = None, *, force: bool = False) -> None:
-        self.backend = backend
+        self.backend = as_eval_backend(backend)
         self.store = store or open_store()
         self.force = force
-        self.name = getattr(backend, "name", type(backend).__name__)
+        self.name = self.backend.name
+        self.cache_version = self.backend.cache_version
 
-    def __getattr__(self, attr: str) -> Any:
-        return getattr(self.backend, attr)
+    def task_identity(self, item: Any) -> dict[str, Any] | None:
+        return self.backend.task_identity(item)
 
     def key_fields(
         self, model_id: str, eval_suite: EvalSuite, **options: Any
@@ -362,25 +406,22 @@ class CachedEvalBackend:
             else:
                 cached.metadata["from_cache"] = True
                 cached.metadata["cache_key"] = found.key
-                job = EvalJob(
+                return EvalJob(
                     _ready(cached),
                     model_id=model_id,
                     eval_suite=eval_suite,
                     backend_name=self.name,
                     job_id=f"cached-{found.key[:12]}",
+                    from_cache=True,
                 )
-                job.from_cache = True  # type: ignore[attr-defined]
-                return job
         inner = await self.backend.evaluate(model_id, eval_suite, **options)
-        job = EvalJob(
+        return EvalJob(
             self._finish(inner, found.key, found.fields, model_id),
             model_id=model_id,
             eval_suite=eval_suite,
             backend_name=self.name,
             job_id=inner.job_id,
         )
-        job.from_cache = False  # type: ignore[attr-defined]
-        return job
 
     async def _finish(
         self, inner: EvalJob, key: str, fields: dict[str, Any], model_id: str

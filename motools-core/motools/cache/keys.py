@@ -7,17 +7,19 @@ field matched or differed from the nearest existing entry.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from motools.cache.store import canonical_json
+from motools.datasets.jsonl import JSONLDataset
 from motools.hyperparameters import canonical_number
+from motools.redaction import is_secret_name
+from motools.refs import module_digest, parse_ref
 
-#: Keyword arguments whose names look like credentials are never part of a key or record.
-SECRET_NAME = re.compile(r"(api_?key|token|secret|password|passwd|auth|credential)", re.I)
+if TYPE_CHECKING:
+    from motools.evals.base import EvalBackend
+    from motools.training.base import TrainingBackend
 #: Evaluation options that change where or how fast results are produced, not the results.
 EVAL_NON_KEY_OPTIONS = frozenset({"log_dir", "max_connections", "display", "log_level"})
 
@@ -37,7 +39,7 @@ def canonical(value: Any) -> Any:
         return {
             str(k): canonical(v)
             for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
-            if not SECRET_NAME.search(str(k))
+            if not is_secret_name(k)
         }
     if isinstance(value, (list, tuple)):
         return [canonical(v) for v in value]
@@ -47,9 +49,8 @@ def canonical(value: Any) -> Any:
         return value
     if isinstance(value, Path):
         return str(value)
-    content_hash = getattr(value, "content_hash", None)
-    if isinstance(content_hash, str):  # a JSONLDataset (a validation set, say): its bytes matter
-        return {"content_hash": content_hash}
+    if isinstance(value, JSONLDataset):  # a validation set, say: its bytes matter
+        return {"content_hash": value.content_hash}
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
@@ -60,26 +61,19 @@ def public_options(
     return {
         k: canonical(v)
         for k, v in sorted(options.items())
-        if not SECRET_NAME.search(k) and k not in drop
+        if not is_secret_name(k) and k not in drop
     }
 
 
 def normalised_hyperparameters(
-    backend: Any, hyperparameters: Mapping[str, Any] | None
+    backend: TrainingBackend, hyperparameters: Mapping[str, Any] | None
 ) -> dict[str, Any]:
-    """Defaults filled in and numbers canonical, via the backend when it knows how."""
-    normalise = getattr(backend, "normalize_hyperparameters", None)
-    if normalise is not None:
-        return canonical(normalise(hyperparameters))
-    return canonical(dict(hyperparameters or {}))
-
-
-def backend_name(backend: Any) -> str:
-    return str(getattr(backend, "name", type(backend).__name__))
+    """Defaults filled in and numbers canonical, as the backend's typed model says."""
+    return dict(canonical(backend.normalize_hyperparameters(hyperparameters)))
 
 
 def training_key_fields(
-    backend: Any,
+    backend: TrainingBackend,
     *,
     dataset_hash: str,
     model: str,
@@ -91,8 +85,8 @@ def training_key_fields(
     opts = public_options(options)
     return {
         "kind": "training",
-        "backend": backend_name(backend),
-        "cache_version": str(getattr(backend, "cache_version", "0")),
+        "backend": backend.name,
+        "cache_version": str(backend.cache_version),
         "dataset": dataset_hash,
         "model": model,
         "hyperparameters": normalised_hyperparameters(backend, hyperparameters),
@@ -102,57 +96,41 @@ def training_key_fields(
     }
 
 
-def _file_digest(path: str | Path) -> str | None:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-    except OSError:
-        return None
+def task_identity(item: Any, backend: EvalBackend) -> dict[str, Any] | None:
+    """What identifies one suite item for the cache; ``None`` if it cannot be identified.
 
-
-def _module_digest(module: str) -> str | None:
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.has_location:
-        return None
-    return _file_digest(spec.origin)
-
-
-def task_identity(item: Any, backend: Any = None) -> dict[str, Any] | None:
-    """Name plus a digest of the task's source where knowable; None if not identifiable."""
-    custom = getattr(backend, "task_identity", None)
-    if custom is not None:
-        found = custom(item)
-        if found is not None:
-            return found
+    The backend answers first (:meth:`EvalBackend.task_identity`); otherwise a string is
+    parsed by :func:`motools.refs.parse_ref` (the parser the runners use) and identified by
+    its name plus a digest of the source that defines it: the ``file.py``, the module of a
+    ``module:attr``, or the module a registered task name points at.
+    """
+    found = backend.task_identity(item)
+    if found is not None:
+        return found
     if not isinstance(item, str):
         return None
+    ref = parse_ref(item, what="task")
     ident: dict[str, Any] = {"name": item}
-    source: str | None = None
-    if "@" in item and item.split("@", 1)[0].endswith(".py"):
-        source = _file_digest(item.split("@", 1)[0])
-    elif ":" in item:
-        source = _module_digest(item.split(":", 1)[0])
-    else:
+    source = ref.source_digest()
+    if ref.kind == "name":
         from motools.plugins import registrations
 
         reg = registrations("task").get(item)
         if reg is not None and isinstance(reg.target, str):
-            source = _module_digest(reg.target.split(":", 1)[0])
+            source = module_digest(reg.target.split(":", 1)[0])
     if source:
         ident["source"] = source
     return ident
 
 
 def eval_key_fields(
-    backend: Any, *, model_id: str, tasks: list[dict[str, Any]], options: Mapping[str, Any]
+    backend: EvalBackend, *, model_id: str, tasks: list[dict[str, Any]], options: Mapping[str, Any]
 ) -> dict[str, Any]:
     """Everything that decides an evaluation's results."""
     return {
         "kind": "eval",
-        "backend": backend_name(backend),
-        "cache_version": str(getattr(backend, "cache_version", "0")),
+        "backend": backend.name,
+        "cache_version": str(backend.cache_version),
         "model_id": model_id,
         "tasks": tasks,
         "options": public_options(options, drop=EVAL_NON_KEY_OPTIONS),

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from motools.atomic import atomic_write
+from motools.paths import home
 
 SCHEMA_VERSION = 1
 
@@ -68,9 +69,8 @@ CREATE TABLE IF NOT EXISTS artifacts (
 
 
 def default_home() -> Path:
-    """``$MOTOOLS_HOME`` if set, else ``.motools`` in the working directory."""
-    env = os.environ.get("MOTOOLS_HOME")
-    return Path(env) if env else Path.cwd() / ".motools"
+    """The motools home: :func:`motools.home` (kept here for older imports)."""
+    return home()
 
 
 def canonical_json(value: Any) -> str:
@@ -123,7 +123,7 @@ class Store:
     """The motools store at ``root``. Safe to share between threads and processes."""
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
-        self.root = Path(root) if root is not None else default_home()
+        self.root = Path(root).expanduser() if root is not None else home()
         self.blob_dir = self.root / "blobs"
         self._local = threading.local()
         self._init_lock = threading.Lock()
@@ -516,8 +516,8 @@ _STORES: dict[Path, Store] = {}
 
 
 def open_store(root: str | os.PathLike[str] | None = None) -> Store:
-    """The shared :class:`Store` for ``root`` (default: :func:`default_home`)."""
-    path = (Path(root) if root is not None else default_home()).resolve()
+    """The shared :class:`Store` for ``root`` (default: :func:`motools.home`)."""
+    path = (Path(root).expanduser() if root is not None else home()).resolve()
     store = _STORES.get(path)
     if store is None:
         store = _STORES[path] = Store(path)

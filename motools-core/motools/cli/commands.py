@@ -90,16 +90,15 @@ def cmd_dataset_validate(args: argparse.Namespace) -> int:
     estimate: dict[str, Any] | None = None
     if args.backend and not total:
         import motools
+        from motools.training import as_training_backend
 
-        backend = motools.get_training_backend(args.backend)
+        backend = as_training_backend(motools.get_training_backend(args.backend))
         dataset = JSONLDataset(samples, source=str(path))
-        check = getattr(backend, "check_dataset", None)
-        if check is not None:
-            backend_problems = list(check(dataset, model=args.model))
+        backend_problems = list(backend.check_dataset(dataset, model=args.model))
         hp = parse_assignments(args.hp)
-        cost = getattr(backend, "estimate_cost", None)
-        if cost is not None and args.model and not backend_problems:
-            estimate = dict(cost(dataset, args.model, hp))
+        if args.model and not backend_problems:
+            cost = backend.estimate_cost(dataset, args.model, hp)
+            estimate = dict(cost) if cost is not None else None
         result["backend"] = args.backend
         result["backend_problems"] = [str(p) for p in backend_problems]
         result["cost_estimate"] = estimate

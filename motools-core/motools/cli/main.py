@@ -283,10 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _resolve(handler: str) -> Handler:
-    import importlib
+    from motools.refs import import_object
 
-    module, _, attr = handler.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    handler_fn: Handler = import_object(handler)
+    return handler_fn
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,14 +20,12 @@ def _age(ts: float) -> str:
 
 
 def _training_request(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    import motools
-    from motools.cache import CachedTrainingBackend
+    from motools.api import Composer
     from motools.cli.commands import parse_assignments
-    from motools.datasets.refs import load_dataset_ref
+    from motools.dataset_refs import load_dataset_ref
 
-    backend = CachedTrainingBackend(
-        motools.get_training_backend(args.backend, **parse_assignments(args.backend_option)),
-        force=getattr(args, "force", False),
+    backend = Composer().cached_training(
+        args.backend, parse_assignments(args.backend_option), force=getattr(args, "force", False)
     )
     dataset = asyncio.run(load_dataset_ref(args.dataset))
     hp = parse_assignments(args.hp)
@@ -47,9 +45,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             "backend": args.backend,
             "status": run.status,
             "model_id": run.model_id,
-            "cache_key": getattr(run, "key", None),
-            "from_cache": bool(getattr(run, "from_cache", False)),
-            "attached": bool(getattr(run, "attached", False)),
+            "cache_key": run.cache_key,
+            "from_cache": run.from_cache,
+            "attached": run.attached,
         }
         if not args.json:
             how = (
@@ -78,13 +76,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    import motools
-    from motools.cache import CachedEvalBackend
+    from motools.api import Composer
     from motools.cli.commands import parse_assignments
 
-    backend = CachedEvalBackend(
-        motools.get_eval_backend(args.backend, **parse_assignments(args.backend_option)),
-        force=args.force,
+    backend = Composer().cached_eval(
+        args.backend, parse_assignments(args.backend_option), force=args.force
     )
     options = parse_assignments(args.option)
     if args.limit is not None:
@@ -158,11 +154,10 @@ def cmd_cache_explain(args: argparse.Namespace) -> int:
         found = asyncio.run(backend.lookup(dataset, args.model, hp, args.suffix, **options))
         candidates = store.records(kind="training", backend=backend.name)
     else:
-        import motools
-        from motools.cache import CachedEvalBackend
+        from motools.api import Composer
         from motools.cli.commands import parse_assignments
 
-        backend = CachedEvalBackend(motools.get_eval_backend(args.backend))
+        backend = Composer().cached_eval(args.backend)
         options = parse_assignments(args.option)
         if args.limit is not None:
             options["limit"] = args.limit
@@ -261,20 +256,16 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _attach(ref: str) -> Any:
-    import motools
-    from motools.cache import CachedTrainingBackend
-    from motools.cache.backends import TrackedRun
+    from motools.api import Composer
 
     record = _one_record(ref)
     if record.kind != "training":
         from motools.errors import MotoolsError
 
         raise MotoolsError(f"{ref!r} is a {record.kind} entry, not a training run")
-    backend = CachedTrainingBackend(motools.get_training_backend(record.backend))
 
     async def resume() -> Any:
-        inner = await backend.backend.resume(record.value["state"])
-        return TrackedRun(inner, backend, record.key, attached=True)
+        return await Composer().resume(record.value["state"], cache_key=record.key)
 
     return record, resume
 

@@ -1,5 +1,21 @@
-"""Evaluation: the backend protocol, jobs and lossless results."""
+"""Evaluation: the backend base class and protocol, jobs and lossless results."""
 
-from motools.evals.base import EvalBackend, EvalJob, EvalResults, Metrics, suite_items
+from motools.evals.base import (
+    EvalBackend,
+    EvalBackendProtocol,
+    EvalJob,
+    EvalResults,
+    Metrics,
+    as_eval_backend,
+    suite_items,
+)
 
-__all__ = ["EvalBackend", "EvalJob", "EvalResults", "Metrics", "suite_items"]
+__all__ = [
+    "EvalBackend",
+    "EvalBackendProtocol",
+    "EvalJob",
+    "EvalResults",
+    "Metrics",
+    "as_eval_backend",
+    "suite_items",
+]

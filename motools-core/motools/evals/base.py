@@ -158,8 +158,11 @@ class EvalJob:
         eval_suite: Any,
         backend_name: str,
         job_id: str | None = None,
+        from_cache: bool = False,
     ) -> None:
         self.job_id = job_id or f"eval-{uuid.uuid4().hex[:12]}"
+        #: True when the results come from a cache (nothing was evaluated or paid for).
+        self.from_cache = from_cache
         self.model_id = model_id
         self.eval_suite = eval_suite
         self.backend_name = backend_name
@@ -191,14 +194,60 @@ EvalSuite = str | Sequence[Any] | Any
 
 
 @runtime_checkable
-class EvalBackend(Protocol):
-    """What every evaluation backend provides."""
+class EvalBackendProtocol(Protocol):
+    """The structural minimum of an evaluation backend: a name and ``evaluate``."""
 
     name: str
 
+    async def evaluate(self, model_id: str, eval_suite: EvalSuite, **kwargs: Any) -> EvalJob: ...
+
+
+class EvalBackend:
+    """Base class of evaluation backends: every capability core uses, optional ones defaulted.
+
+    Required: ``name`` and :meth:`evaluate`. Optional: :attr:`cache_version` and
+    :meth:`task_identity` (what identifies a task item for the cache; the default ``None``
+    leaves it to core, which identifies names, ``module:attr`` and ``file.py@task`` references
+    by their source).
+    """
+
+    name: str = "?"
+    #: Part of every cache key of this backend: change it when results would change.
+    cache_version: str = "0"
+
     async def evaluate(self, model_id: str, eval_suite: EvalSuite, **kwargs: Any) -> EvalJob:
         """Start evaluating ``model_id`` on ``eval_suite`` and return the job."""
-        ...
+        raise NotImplementedError(f"{type(self).__name__} does not implement evaluate()")
+
+    def task_identity(self, item: Any) -> dict[str, Any] | None:
+        """A backend-specific identity of one suite item, or ``None`` for core's default."""
+        return None
+
+
+class _StructuralEvalBackend(EvalBackend):
+    """A protocol-only backend, given the base class's defaults for what it does not define."""
+
+    def __init__(self, inner: EvalBackendProtocol) -> None:
+        self.inner = inner
+        self.name = str(inner.name)
+
+    async def evaluate(self, model_id: str, eval_suite: EvalSuite, **kwargs: Any) -> EvalJob:
+        return await self.inner.evaluate(model_id, eval_suite, **kwargs)
+
+    def __repr__(self) -> str:
+        return repr(self.inner)
+
+
+def as_eval_backend(backend: Any) -> EvalBackend:
+    """``backend`` as an :class:`EvalBackend`: itself if it subclasses it, else adapted."""
+    if isinstance(backend, EvalBackend):
+        return backend
+    if isinstance(backend, EvalBackendProtocol):
+        return _StructuralEvalBackend(backend)
+    raise TypeError(
+        f"{backend!r} is not an evaluation backend: it needs a `name` and "
+        "`async evaluate(model_id, eval_suite, **kwargs)` (subclass motools.evals.EvalBackend)"
+    )
 
 
 def suite_items(eval_suite: EvalSuite) -> list[Any]:

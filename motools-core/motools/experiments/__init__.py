@@ -47,7 +47,6 @@ _LAZY = {
     "bootstrap_interval": "motools.experiments.stats",
     "plot_metric": "motools.experiments.plots",
     "ProviderQuotas": "motools.experiments.quotas",
-    "provider_quotas": "motools.experiments.quotas",
 }
 
 __all__ = sorted(_LAZY)

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from motools.errors import ValidationError
+from motools.errors import ValidationError, format_validation_errors
 
 if TYPE_CHECKING:
     from motools.workflows import Workflow
@@ -178,17 +178,12 @@ def _safe(name: str) -> str:
 
 
 def _format_error(exc: Any, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            lines.append(
-                f"  {where}: unknown key (expected name, workflow, base_config, grid, include, "
-                "exclude, max_parallel, quotas)"
-            )
-        else:
-            lines.append(f"  {where}: {err['msg']} (got {err.get('input')!r})")
-    return f"{source}: invalid sweep file:\n" + "\n".join(lines)
+    return format_validation_errors(
+        exc,
+        f"{source}: invalid sweep file:",
+        unknown="unknown key (expected name, workflow, base_config, grid, include, exclude, "
+        "max_parallel, quotas)",
+    )
 
 
 def set_path(config: dict[str, Any], path: str, value: Any) -> None:
@@ -256,10 +251,12 @@ def member_label(workflow: str, config: Mapping[str, Any]) -> str:
 
 def expand(spec: SweepSpec, workflow: Workflow | None = None) -> list[Member]:
     """Every member with its frozen, validated config (raises before anything runs)."""
+    from motools.api import Composer
     from motools.cache.store import canonical_json
     from motools.workflows import get_workflow
 
     workflow = workflow or get_workflow(spec.workflow)
+    composer = Composer()  # builds each backend once for all members' checks
     base = spec.resolved_base_config()
     members: list[Member] = []
     seen: set[str] = set()
@@ -280,7 +277,7 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None) -> list[Member]:
             if ident in checked:
                 continue
             try:
-                step.check(section)
+                step.check(section, composer)
             except ValidationError as exc:
                 problems.append(f"  {step.name}: " + str(exc).replace("\n", "\n    "))
             except Exception as exc:  # a backend constructor rejecting an option, say

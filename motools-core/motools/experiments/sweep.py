@@ -11,8 +11,6 @@ others; the result lists every failure.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import dataclasses
 import os
 import socket
 import time
@@ -40,11 +38,6 @@ if TYPE_CHECKING:
     from motools.workflows import Workflow
 
 ProgressFn = Callable[[dict[str, Any]], None]
-
-#: Called with (step name, outputs) by the steps of the member running in this task.
-_OBSERVER: contextvars.ContextVar[Callable[[str, dict[str, Any]], None] | None] = (
-    contextvars.ContextVar("motools_sweep_observer", default=None)
-)
 
 
 @dataclass
@@ -147,30 +140,6 @@ class SweepResult:
                 for m in self.members
             ],
         }
-
-
-def _observed(workflow: Workflow) -> Workflow:
-    """The same workflow (same name, steps and cache keys) whose steps report their outputs."""
-    from motools.workflows import Workflow
-
-    def wrap(step: Any) -> Any:
-        fn = step.fn
-
-        async def observed(config: Any, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
-            outputs = await fn(config, inputs, ctx)
-            observer = _OBSERVER.get()
-            if observer is not None:
-                observer(step.name, outputs)
-            return outputs
-
-        return dataclasses.replace(step, fn=observed)
-
-    return Workflow(
-        workflow.name,
-        [wrap(s) for s in workflow.steps],
-        description=workflow.description,
-        global_fields=dict(workflow.global_fields),
-    )
 
 
 def _job_summary(job: Any) -> dict[str, Any] | None:
@@ -296,7 +265,7 @@ async def run_sweep(
     anything is submitted. Returns a :class:`SweepResult` even when members fail.
     """
     from motools.cache.store import open_store
-    from motools.experiments.quotas import ProviderQuotas, provider_quotas
+    from motools.experiments.quotas import ProviderQuotas
     from motools.workflows import WorkflowError, get_workflow, run_workflow
 
     started = time.monotonic()
@@ -305,7 +274,6 @@ async def run_sweep(
     )
     wf = wf_obj or get_workflow(spec.workflow)
     members = expand(spec, wf)  # raises ValidationError before anything runs
-    observed = _observed(wf)
     store = store or open_store()
     sweep_id = spec.sweep_id()
     path = manifest_path(sweep_id, store.root)
@@ -395,13 +363,17 @@ async def run_sweep(
                 if outputs.get("model_id"):
                     writer.update(member.label, model_id=outputs["model_id"])
 
-            _OBSERVER.set(observe)  # this task's context only
             artifacts: dict[str, Any] = {}
             steps: dict[str, str] = {}
             error = None
             try:
                 result = await run_workflow(
-                    observed, member.config, store=store, source=f"{spec.source} [{member.label}]"
+                    wf,
+                    member.config,
+                    store=store,
+                    source=f"{spec.source} [{member.label}]",
+                    quotas=quota,
+                    on_step=observe,
                 )
                 artifacts, steps = result.artifacts, {n: s.status for n, s in result.steps.items()}
             except WorkflowError as exc:
@@ -446,8 +418,7 @@ async def run_sweep(
             )
 
     try:
-        with provider_quotas(quota):
-            await asyncio.gather(*(run_member(m) for m in members))
+        await asyncio.gather(*(run_member(m) for m in members))
     finally:
         writer.close()
     final = [r for r in results if r is not None]

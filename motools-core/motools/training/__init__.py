@@ -1,4 +1,4 @@
-"""Training: the backend protocol, the run base class and run statuses."""
+"""Training: the backend base class and protocol, the run base class and run statuses."""
 
 from motools.training.base import (
     CANCELLED,
@@ -10,8 +10,9 @@ from motools.training.base import (
     SUCCEEDED,
     TERMINAL_STATUSES,
     TrainingBackend,
+    TrainingBackendProtocol,
     TrainingRun,
-    resume_run,
+    as_training_backend,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "SUCCEEDED",
     "TERMINAL_STATUSES",
     "TrainingBackend",
+    "TrainingBackendProtocol",
     "TrainingRun",
-    "resume_run",
+    "as_training_backend",
 ]

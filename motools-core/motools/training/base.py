@@ -12,7 +12,7 @@ import json
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
@@ -46,8 +46,14 @@ class TrainingRun(ABC):
     job_id: str
     status: str
     model_id: str | None
-    error: str | None
+    error: str | None = None
     error_code: str | None = None
+    #: True when the run was served by a cache (nothing was submitted or paid for).
+    from_cache: bool = False
+    #: True when the run re-attached to a job submitted earlier (by this or another process).
+    attached: bool = False
+    #: The cache key the run is recorded under, when it went through a cache.
+    cache_key: str | None = None
 
     @abstractmethod
     async def refresh(self) -> str:
@@ -125,8 +131,12 @@ class TrainingRun(ABC):
 
 
 @runtime_checkable
-class TrainingBackend(Protocol):
-    """What every training backend provides. Implement it; no base class is needed."""
+class TrainingBackendProtocol(Protocol):
+    """The structural minimum of a training backend: a name, ``train`` and ``resume``.
+
+    An object that only satisfies this protocol (no base class) still works everywhere:
+    :func:`as_training_backend` gives it the defaults of :class:`TrainingBackend`.
+    """
 
     name: str
 
@@ -137,23 +147,121 @@ class TrainingBackend(Protocol):
         hyperparameters: Mapping[str, Any] | None = None,
         suffix: str | None = None,
         **kwargs: Any,
+    ) -> TrainingRun: ...
+
+    async def resume(self, state: Mapping[str, Any]) -> TrainingRun: ...
+
+
+class TrainingBackend:
+    """Base class of training backends: every capability core uses, optional ones defaulted.
+
+    Required: ``name``, :meth:`train` and :meth:`resume`. Optional, with safe defaults that a
+    backend overrides only where it differs (as Inspect's ``ModelAPI`` does):
+
+    * :attr:`cache_version` -- bump it when the same inputs would now give a different model;
+    * :meth:`validate_hyperparameters` / :meth:`normalize_hyperparameters` -- the backend's
+      typed hyperparameters (defaults filled, numbers canonical) for checks and cache keys;
+    * :meth:`model_unavailable` -- why a previously trained model can no longer be used;
+    * :meth:`check_dataset` and :meth:`estimate_cost` -- offline checks before paying.
+    """
+
+    name: str = "?"
+    #: Part of every cache key of this backend: change it when results would change.
+    cache_version: str = "0"
+
+    async def train(
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        **kwargs: Any,
     ) -> TrainingRun:
         """Validate, submit and return the run without waiting for it."""
-        ...
+        raise NotImplementedError(f"{type(self).__name__} does not implement train()")
 
     async def resume(self, state: Mapping[str, Any]) -> TrainingRun:
         """Re-attach to the job that ``run.to_state()`` described."""
-        ...
+        raise NotImplementedError(f"{type(self).__name__} does not implement resume()")
+
+    def validate_hyperparameters(
+        self, hyperparameters: Mapping[str, Any] | None, **options: Any
+    ) -> Mapping[str, Any]:
+        """The hyperparameters as this backend accepts them, validated once.
+
+        The default accepts any mapping. A backend with a typed model returns
+        :func:`motools.hyperparameters.normalise_hyperparameters` of it, which passes an
+        already validated value through unchanged.
+        """
+        if hyperparameters is not None and not isinstance(hyperparameters, Mapping):
+            from motools.errors import HyperparameterError
+
+            raise HyperparameterError(
+                f"{self.name}: hyperparameters must be a mapping, "
+                f"got {type(hyperparameters).__name__}"
+            )
+        return dict(hyperparameters or {})
+
+    def normalize_hyperparameters(
+        self, hyperparameters: Mapping[str, Any] | None, **options: Any
+    ) -> dict[str, Any]:
+        """Defaults filled in and numbers canonical: the form cache keys use."""
+        return dict(self.validate_hyperparameters(hyperparameters, **options))
+
+    def model_unavailable(
+        self, model_id: str | None, state: Mapping[str, Any]
+    ) -> str | Awaitable[str | None] | None:
+        """Why ``model_id`` (trained earlier, described by ``state``) can no longer be used.
+
+        ``None`` (the default) means it can; a reason makes the cache treat it as a miss.
+        """
+        return None
+
+    def check_dataset(self, dataset: JSONLDataset, model: str | None = None) -> list[Any]:
+        """Every reason the service would reject ``dataset`` (default: none known)."""
+        return []
+
+    def estimate_cost(
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """What training would cost (tokens, price); ``None`` when the backend cannot say."""
+        return None
 
 
-async def resume_run(
-    state: Mapping[str, Any] | str | os.PathLike[str], **backend_kwargs: Any
-) -> TrainingRun:
-    """Re-attach to a run from its state (a dict or a JSON file), finding the backend by name."""
-    data: Mapping[str, Any] = (
-        state if isinstance(state, Mapping) else json.loads(Path(state).read_text())
+class _StructuralTrainingBackend(TrainingBackend):
+    """A protocol-only backend, given the base class's defaults for what it does not define."""
+
+    def __init__(self, inner: TrainingBackendProtocol) -> None:
+        self.inner = inner
+        self.name = str(inner.name)
+
+    async def train(
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        **kwargs: Any,
+    ) -> TrainingRun:
+        return await self.inner.train(dataset, model, hyperparameters, suffix, **kwargs)
+
+    async def resume(self, state: Mapping[str, Any]) -> TrainingRun:
+        return await self.inner.resume(state)
+
+    def __repr__(self) -> str:
+        return repr(self.inner)
+
+
+def as_training_backend(backend: Any) -> TrainingBackend:
+    """``backend`` as a :class:`TrainingBackend`: itself if it subclasses it, else adapted."""
+    if isinstance(backend, TrainingBackend):
+        return backend
+    if isinstance(backend, TrainingBackendProtocol):
+        return _StructuralTrainingBackend(backend)
+    raise TypeError(
+        f"{backend!r} is not a training backend: it needs a `name`, `async train(...)` and "
+        "`async resume(state)` (subclass motools.training.TrainingBackend)"
     )
-    from motools.plugins import get_training_backend
-
-    backend = get_training_backend(str(data["backend"]), **backend_kwargs)
-    return await backend.resume(data)

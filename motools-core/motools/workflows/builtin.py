@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from motools.workflows.core import Step, StepContext, Workflow
 
 if TYPE_CHECKING:
-    from motools.cache.store import Store
+    from motools.api import Composer
 
 
 class _Strict(BaseModel):
@@ -65,7 +65,7 @@ class SelectModelConfig(_Strict):
 
 
 def _dataset_fingerprint(config: PrepareDatasetConfig) -> Any:
-    from motools.datasets.refs import fingerprint_dataset_ref
+    from motools.dataset_refs import fingerprint_dataset_ref
 
     return fingerprint_dataset_ref(config.dataset)
 
@@ -74,7 +74,7 @@ async def prepare_dataset(
     config: PrepareDatasetConfig, inputs: dict[str, Any], ctx: StepContext
 ) -> dict[str, Any]:
     from motools import provenance
-    from motools.datasets.refs import load_dataset_ref
+    from motools.dataset_refs import load_dataset_ref
 
     dataset = await load_dataset_ref(
         config.dataset,
@@ -97,28 +97,14 @@ async def prepare_dataset(
     }
 
 
-def _training_backend(config: SubmitTrainingConfig, store: Store, force: bool = False) -> Any:
-    import motools
-    from motools.cache import CachedTrainingBackend
-
-    return CachedTrainingBackend(
-        motools.get_training_backend(config.backend, **config.backend_options), store, force=force
-    )
+def _check_training(config: SubmitTrainingConfig, composer: Composer) -> Any:
+    """Build the backend and validate the hyperparameters once; the step reuses the result."""
+    backend = composer.training_backend(config.backend, config.backend_options)
+    return backend.normalize_hyperparameters(config.hyperparameters)
 
 
-def _check_training(config: SubmitTrainingConfig) -> None:
-    import motools
-
-    backend = motools.get_training_backend(config.backend, **config.backend_options)
-    normalise = getattr(backend, "normalize_hyperparameters", None)
-    if normalise is not None:
-        normalise(config.hyperparameters)
-
-
-def _check_eval(config: EvaluateConfig) -> None:
-    import motools
-
-    motools.get_eval_backend(config.backend, **config.backend_options)
+def _check_eval(config: EvaluateConfig, composer: Composer) -> None:
+    composer.eval_backend(config.backend, config.backend_options)
 
 
 def _load_dataset_artifact(ctx: StepContext, artifact: dict[str, Any]) -> Any:
@@ -136,37 +122,26 @@ async def submit_training(
     config: SubmitTrainingConfig, inputs: dict[str, Any], ctx: StepContext
 ) -> dict[str, Any]:
     dataset = _load_dataset_artifact(ctx, inputs["dataset"])
-    backend = _training_backend(config, ctx.store, force=ctx.force)
     options = dict(config.options)
     if ctx.globals.get("seed") is not None:
         options.setdefault("seed", ctx.globals["seed"])
-    from motools.experiments.quotas import active_quotas
-
-    quotas = active_quotas()  # a sweep's per-backend limit on jobs in flight, if any
-    if quotas is not None:
-        run = await quotas.train(
-            config.backend,
-            backend,
-            dataset,
-            config.model,
-            config.hyperparameters,
-            config.suffix,
-            **options,
-        )
-    else:
-        run = await backend.train(
-            dataset, config.model, config.hyperparameters, config.suffix, **options
-        )
-    if getattr(run, "attached", False):
+    hyperparameters = ctx.checked if ctx.checked is not None else config.hyperparameters
+    run = await ctx.composer.train(
+        config.backend,
+        dataset,
+        config.model,
+        hyperparameters,
+        config.suffix,
+        backend_options=config.backend_options,
+        force=ctx.force,
+        **options,
+    )
+    if run.attached:
         # A job that ended while no process watched it: record how it ended, so that the
         # next run finds a finished job (a cache hit) rather than re-attaching every time.
         await run.refresh()
-    how = (
-        "cached"
-        if getattr(run, "from_cache", False)
-        else ("re-attached to" if getattr(run, "attached", False) else "submitted")
-    )
-    ctx.cached = how == "cached"
+    how = "cached" if run.from_cache else ("re-attached to" if run.attached else "submitted")
+    ctx.cached = run.from_cache
     ctx.progress(f"{how} {config.backend} job {run.job_id} ({run.status})")
     return {
         "training_job": {
@@ -174,7 +149,7 @@ async def submit_training(
             "job_id": run.job_id,
             "state": run.to_state(),
             "model_id": run.model_id,
-            "cache_key": getattr(run, "key", None),
+            "cache_key": run.cache_key,
             "from_cache": ctx.cached,
         }
     }
@@ -187,40 +162,22 @@ async def wait_for_training(
     if job.get("model_id"):
         ctx.cached = bool(job.get("from_cache"))
         return {"model_id": job["model_id"]}
-    submit_config: SubmitTrainingConfig = ctx.full_config.submit_training
-    backend = _training_backend(submit_config, ctx.store)
-    from motools.cache.backends import TrackedRun
-
-    inner = await backend.backend.resume(job["state"])
-    run = (
-        TrackedRun(inner, backend, job["cache_key"], attached=True)
-        if job.get("cache_key")
-        else inner
-    )
+    run = await ctx.composer.resume(job["state"], cache_key=job.get("cache_key"))
 
     def show(r: Any) -> None:
         ctx.progress(f"{job['backend']} job {r.job_id}: {r.status}")
 
-    from motools.experiments.quotas import active_quotas
-
     try:
         model_id = await run.wait(timeout=config.timeout, on_status=show)
-    finally:
-        quotas = active_quotas()
-        if quotas is not None:  # the job ended (or we stopped waiting): free its slot
-            quotas.release(job["backend"], str(job["job_id"]))
+    finally:  # the job ended (or we stopped waiting): free its quota slot
+        ctx.composer.release(job["backend"], str(job["job_id"]))
     return {"model_id": model_id}
 
 
 async def evaluate_model(
     config: EvaluateConfig, inputs: dict[str, Any], ctx: StepContext
 ) -> dict[str, Any]:
-    import motools
-    from motools.cache import CachedEvalBackend
-
-    backend = CachedEvalBackend(
-        motools.get_eval_backend(config.backend, **config.backend_options), ctx.store, force=ctx.force
-    )
+    backend = ctx.composer.cached_eval(config.backend, config.backend_options, force=ctx.force)
     options = dict(config.options)
     if config.limit is not None:
         options["limit"] = config.limit
@@ -228,7 +185,7 @@ async def evaluate_model(
     ctx.progress(f"evaluating {model_id} on {', '.join(config.tasks)}")
     job = await backend.evaluate(model_id, config.tasks, **options)
     results = await job.wait()
-    ctx.cached = bool(results.metadata.get("from_cache"))
+    ctx.cached = job.from_cache
     return {
         "results": {
             "model_id": model_id,

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from motools.errors import ValidationError
+from motools.errors import ValidationError, format_validation_errors
 
 
 class _Loader(yaml.SafeLoader):
@@ -47,11 +47,5 @@ def load_yaml(text_or_path: str | os.PathLike[str]) -> Any:
 
 
 def format_pydantic_error(exc: Any, source: str) -> str:
-    lines = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
-            lines.append(f"  {where}: unknown key")
-        else:
-            lines.append(f"  {where}: {err['msg']} (got {err.get('input')!r})")
-    return f"{source}: invalid workflow config:\n" + "\n".join(lines)
+    """A workflow config's validation errors, one line each."""
+    return format_validation_errors(exc, f"{source}: invalid workflow config:")

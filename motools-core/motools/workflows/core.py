@@ -16,14 +16,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from motools.api import Composer
 from motools.cache.keys import canonical, key_of
-from motools.cache.store import Store, canonical_json, open_store, sha256_text
+from motools.cache.store import Store, canonical_json, sha256_text
 from motools.errors import MotoolsError, ValidationError
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from motools.quotas import ProviderQuotas
+
 ProgressFn = Callable[[dict[str, Any]], None]
+#: ``on_step(step_name, outputs)``: called when a step has produced its outputs (or was cached).
+StepObserver = Callable[[str, dict[str, Any]], None]
 
 
 class WorkflowError(MotoolsError):
@@ -39,18 +44,31 @@ class WorkflowError(MotoolsError):
 
 @dataclass
 class StepContext:
-    """What a running step can use besides its config and inputs."""
+    """What a running step can use besides its config and inputs.
+
+    ``composer`` builds backends wrapped in the cache of ``store`` and within ``quotas``;
+    ``checked`` is what the step's ``check`` returned when the config was validated (the
+    training step's validated hyperparameters, say), so nothing is validated twice.
+    """
 
     workflow: str
     step: str
-    store: Store
+    composer: Composer
     globals: dict[str, Any]
     force: bool
-    full_config: Any = None
+    checked: Any = None
     #: A step whose work was served by a backend cache sets this, so it is reported "cached".
     cached: bool = False
     _progress: ProgressFn | None = None
     _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def store(self) -> Store:
+        return self.composer.store
+
+    @property
+    def quotas(self) -> ProviderQuotas | None:
+        return self.composer.quotas
 
     def progress(self, detail: str) -> None:
         """Report what the step is doing (shown live by ``motools workflow run``)."""
@@ -83,8 +101,10 @@ class Step:
     description: str = ""
     #: Extra key material read outside the config (a file's hash, a module's source).
     fingerprint: Callable[[Any], Any] | None = None
-    #: Checks that need more than types (a backend's hyperparameters), run by ``validate``.
-    check: Callable[[Any], None] | None = None
+    #: Checks that need more than types (a backend's hyperparameters), run by ``validate``:
+    #: ``check(config, composer)`` raises a MotoolsError or returns what the step will need
+    #: (handed to it as ``ctx.checked``).
+    check: Callable[[Any, Composer], Any] | None = None
 
 
 @dataclass
@@ -181,19 +201,29 @@ class Workflow:
         except pydantic.ValidationError as exc:
             raise ValidationError(format_pydantic_error(exc, source)) from None
 
-    def validate(self, config: Any, *, source: str = "config") -> BaseModel:
-        """Parse the config and run every step's own checks (no job is submitted)."""
-        parsed = self.parse_config(config, source=source)
+    def check(
+        self, parsed: BaseModel, composer: Composer, *, source: str = "config"
+    ) -> dict[str, Any]:
+        """Run every step's own checks on a parsed config; ``{step: what its check returned}``."""
         problems = []
+        checked: dict[str, Any] = {}
         for step in self.steps:
             if step.check is None:
                 continue
             try:
-                step.check(getattr(parsed, step.name))
+                checked[step.name] = step.check(getattr(parsed, step.name), composer)
             except MotoolsError as exc:
                 problems.append(f"  {step.name}: " + str(exc).replace("\n", "\n    "))
         if problems:
             raise ValidationError(f"{source}: invalid workflow config:\n" + "\n".join(problems))
+        return checked
+
+    def validate(
+        self, config: Any, *, source: str = "config", composer: Composer | None = None
+    ) -> BaseModel:
+        """Parse the config and run every step's own checks (no job is submitted)."""
+        parsed = self.parse_config(config, source=source)
+        self.check(parsed, composer or Composer(), source=source)
         return parsed
 
 
@@ -249,12 +279,22 @@ async def run_workflow(
     force_rerun: Iterable[str] = (),
     progress: ProgressFn | None = None,
     source: str = "config",
+    quotas: ProviderQuotas | None = None,
+    on_step: StepObserver | None = None,
 ) -> WorkflowResult:
-    """Run ``workflow`` with ``config``; raise :class:`WorkflowError` if any step fails."""
+    """Run ``workflow`` with ``config``; raise :class:`WorkflowError` if any step fails.
+
+    One :class:`~motools.api.Composer` wires the backends, ``store`` and ``quotas`` for the
+    whole run and is handed to every step on its context. ``on_step(name, outputs)`` is called
+    as each step produces its outputs (or finds them cached); ``progress(event)`` receives
+    live status events.
+    """
     if isinstance(workflow, str):
         workflow = get_workflow(workflow)
-    parsed = workflow.validate(config, source=source)
-    store = store or open_store()
+    composer = Composer(store, quotas=quotas)
+    parsed = workflow.parse_config(config, source=source)
+    checked = workflow.check(parsed, composer, source=source)
+    store = composer.store
     forced = set(force_rerun)
     for name in forced:
         workflow.step(name)  # unknown names are errors
@@ -314,6 +354,8 @@ async def run_workflow(
                             outputs = None
                         if outputs is not None:
                             artifacts.update(outputs)
+                            if on_step is not None:
+                                on_step(step.name, outputs)
                             results[step.name] = StepResult(
                                 step.name, "cached", time.monotonic() - started, outputs, key=key
                             )
@@ -329,16 +371,18 @@ async def run_workflow(
                 ctx = StepContext(
                     workflow.name,
                     step.name,
-                    store,
+                    composer,
                     globals_,
                     force,
-                    full_config=parsed,
+                    checked=checked.get(step.name),
                     _progress=emit,
                 )
                 outputs = await step.fn(step_config, inputs, ctx)
                 missing = set(step.outputs) - set(outputs)
                 if missing:
                     raise MotoolsError(f"step {step.name} did not produce {sorted(missing)}")
+                if on_step is not None:
+                    on_step(step.name, outputs)
                 if step.cache and key is not None:
                     blob = store.put_json_blob(outputs)
                     store.put(

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from motools.errors import EvaluationError
-from motools.evals.base import EvalJob, EvalResults, EvalSuite, suite_items
+from motools.evals.base import EvalBackend, EvalJob, EvalResults, EvalSuite, suite_items
 
 NAME = "dummy"
 DEFAULT_SAMPLES = 10
@@ -30,7 +30,7 @@ def _task_name(item: Any) -> str:
     return str(name)
 
 
-class DummyEvalBackend:
+class DummyEvalBackend(EvalBackend):
     """Scores each sample by a hash of (model id, task, sample): same inputs, same metrics."""
 
     name = NAME

@@ -18,7 +18,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from motools.errors import ValidationError
 from motools.hyperparameters import normalise_hyperparameters
-from motools.training.base import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TrainingRun
+from motools.training.base import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    TrainingBackend,
+    TrainingRun,
+)
 
 if TYPE_CHECKING:
     from motools.datasets import JSONLDataset
@@ -86,7 +94,7 @@ class DummyTrainingRun(TrainingRun):
         return state
 
 
-class DummyTrainingBackend:
+class DummyTrainingBackend(TrainingBackend):
     """A free stand-in for a training service.
 
     ``duration``: seconds a job takes (wall clock, so it survives a process restart);
@@ -105,7 +113,7 @@ class DummyTrainingBackend:
         self.job_log = job_log
 
     def normalize_hyperparameters(
-        self, hyperparameters: Mapping[str, Any] | None
+        self, hyperparameters: Mapping[str, Any] | None, **options: Any
     ) -> dict[str, Any]:
         return normalise_hyperparameters(_hyperparameter_model(), hyperparameters, backend=NAME)
 

@@ -1,4 +1,7 @@
-"""Resolve a dataset reference: a JSONL path, a ``"module:function"`` loader, or a registered name."""
+"""Resolve a dataset reference: a JSONL path, a ``"module:function"`` loader, or a registered name.
+
+References are parsed by :func:`motools.refs.parse_ref`, the parser tasks use too.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +12,17 @@ from typing import Any
 
 from motools.datasets.jsonl import JSONLDataset
 from motools.errors import ValidationError
+from motools.refs import Ref, module_digest, parse_ref
 
 
-def _kind(ref: str) -> str:
-    if Path(ref).suffix in (".jsonl", ".json") or Path(ref).is_file():
-        return "file"
-    if ":" in ref:
-        return "loader"
-    return "registered"
+def _parse(ref: str) -> Ref:
+    return parse_ref(ref, what="dataset")
 
 
 def fingerprint_dataset_ref(ref: str, **kwargs: Any) -> dict[str, Any]:
     """What identifies the data behind ``ref`` beyond its name: file bytes or loader source."""
-    from motools.cache.keys import _module_digest
-
-    kind = _kind(ref)
-    if kind == "file":
+    parsed = _parse(ref)
+    if parsed.kind in ("path", "pyfile"):
         path = Path(ref)
         if not path.is_file():
             return {"file": ref, "missing": True}
@@ -33,15 +31,15 @@ def fingerprint_dataset_ref(ref: str, **kwargs: Any) -> dict[str, Any]:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
         return {"file_sha256": digest.hexdigest()}
-    if kind == "loader":
-        return {"source": _module_digest(ref.split(":", 1)[0])}
+    if parsed.kind == "object":
+        return {"source": parsed.source_digest()}
     from motools.plugins import registrations
 
     reg = registrations("dataset").get(ref)
     if reg is None or not isinstance(reg.target, str):
         return {"name": ref}
     return {
-        "source": _module_digest(reg.target.split(":", 1)[0]),
+        "source": module_digest(reg.target.split(":", 1)[0]),
         "sha256": reg.metadata.get("sha256"),
     }
 
@@ -72,21 +70,21 @@ async def load_dataset_ref(
     ref: str, *, sample_size: int | None = None, seed: int | None = None, **kwargs: Any
 ) -> JSONLDataset:
     """Load ``ref`` (see module docstring), optionally sampled reproducibly."""
-    kind = _kind(ref)
-    if kind == "file":
+    parsed = _parse(ref)
+    if parsed.kind in ("path", "pyfile"):
         if not Path(ref).is_file():
             raise ValidationError(f"dataset file {ref!r} does not exist")
         dataset = await JSONLDataset.load(ref)
         if sample_size is not None and sample_size < len(dataset):
             dataset = dataset.sample(sample_size, seed=seed)
         return dataset
-    from motools.plugins import get_registration, resolve_target
-
-    if kind == "loader":
+    if parsed.kind == "object":
         try:
-            loader = resolve_target(ref)
-        except (ImportError, AttributeError) as exc:
+            loader = parsed.load()
+        except ImportError as exc:
             raise ValidationError(f"dataset loader {ref!r} cannot be imported: {exc}") from exc
     else:
+        from motools.plugins import get_registration
+
         loader = get_registration("dataset", ref).load()
     return await _call_loader(loader, sample_size, seed, kwargs)
