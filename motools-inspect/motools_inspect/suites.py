@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from motools.errors import EvaluationError, UnknownBackendError, ValidationError
 from motools.evals.base import EvalSuite, suite_items
+from motools.refs import Ref, parse_ref
 
 if TYPE_CHECKING:
     from inspect_ai import Task
@@ -83,12 +84,11 @@ def resolve_item(item: Any, task_args: dict[str, Any]) -> list[ResolvedTask]:
 
 
 def _resolve_name(name: str, task_args: dict[str, Any]) -> list[ResolvedTask]:
-    if not name:
-        raise ValidationError("empty task name in eval_suite")
-    if "@" in name or name.endswith(".py"):
-        return _resolve_file(name, task_args)
-    if ":" in name:
-        return [_resolve_reference(name, task_args, spec=name)]
+    ref = parse_ref(name, what="task name in eval_suite")
+    if ref.kind == "pyfile":
+        return _resolve_file(ref, task_args)
+    if ref.kind == "object":
+        return [_resolve_reference(ref, task_args, spec=name)]
 
     from motools.plugins import registrations
 
@@ -96,7 +96,7 @@ def _resolve_name(name: str, task_args: dict[str, Any]) -> list[ResolvedTask]:
     if name in registered:
         target = registered[name].target
         if isinstance(target, str):
-            return [_resolve_reference(target, task_args, spec=name)]
+            return [_resolve_reference(parse_ref(target), task_args, spec=name)]
         return [ResolvedTask(_call_task_function(target, task_args, name), name, dict(task_args))]
 
     registry_name = STANDARD_BENCHMARKS.get(name, name)
@@ -184,43 +184,35 @@ def _build(make: Any, spec: str) -> Any:
         ) from exc
 
 
-def _resolve_reference(reference: str, task_args: dict[str, Any], spec: str) -> ResolvedTask:
+def _resolve_reference(ref: Ref, task_args: dict[str, Any], spec: str) -> ResolvedTask:
     from inspect_ai import Task
 
-    module_name, _, attr = reference.partition(":")
     try:
-        obj: Any = importlib.import_module(module_name)
+        obj = ref.load()
     except ImportError as exc:
         raise ValidationError(
-            f"task reference {reference!r}: cannot import module {module_name!r}: {exc}"
+            f"task reference {ref.text!r}: cannot import module {ref.module!r}: {exc}"
         ) from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise ValidationError(
-                f"task reference {reference!r}: module {module_name!r} has no attribute {attr!r}"
-            )
-        obj = getattr(obj, part)
     if isinstance(obj, Task):
         return resolve_item(obj, task_args)[0]
     if not callable(obj):
-        raise ValidationError(f"task reference {reference!r} names neither a Task nor a function")
+        raise ValidationError(f"task reference {ref.text!r} names neither a Task nor a function")
     return ResolvedTask(_call_task_function(obj, task_args, spec), spec, dict(task_args))
 
 
-def _resolve_file(spec: str, task_args: dict[str, Any]) -> list[ResolvedTask]:
-    from pathlib import Path
-
+def _resolve_file(ref: Ref, task_args: dict[str, Any]) -> list[ResolvedTask]:
     # The loaders Inspect itself uses for "file.py@task" and "file.py" (all its tasks).
     from inspect_ai._eval.loader import create_file_tasks, load_file_tasks
 
-    file, _, name = spec.partition("@")
-    path = Path(file).expanduser().resolve()
+    assert ref.path is not None
+    spec = ref.text
+    path = ref.path.expanduser().resolve()
     if not path.is_file():
-        raise ValidationError(f"task file {file!r} (from {spec!r}) does not exist")
+        raise ValidationError(f"task file {str(ref.path)!r} (from {spec!r}) does not exist")
 
     def load() -> list[Task]:
         load_file_tasks(path)
-        return create_file_tasks(path, [name] if name else None, task_args)
+        return create_file_tasks(path, [ref.attr] if ref.attr else None, task_args)
 
     tasks = _build(load, spec)
     if not tasks:
@@ -232,10 +224,10 @@ def registry_task_identity(item: Any) -> dict[str, Any] | None:
     """``{"name", "inspect_task", "package", "version"}`` for a standard benchmark or Inspect
     registry name (results change when the package defining the task changes); None for
     other suite items and for names registered through motools (identified by motools)."""
-    if not isinstance(item, str):
+    if not isinstance(item, str) or not item.strip():
         return None
     name = item.strip()
-    if not name or "@" in name or ":" in name or name.endswith(".py"):
+    if parse_ref(name, what="task").kind != "name":
         return None
     from motools.plugins import registrations
 
