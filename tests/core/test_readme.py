@@ -24,4 +24,5 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "README OK" in out.stdout
     assert "echo/base" in out.stdout
+    assert "'hyperparameters.lr'" in out.stdout  # cache explain of a plugin with no extras
     assert "['eval', 'model', 'training', 'dataset']" in out.stdout

@@ -184,6 +184,20 @@ class CachedTrainingBackend(TrainingBackend):
     ) -> dict[str, Any] | None:
         return self.backend.estimate_cost(dataset, model, hyperparameters)
 
+    async def explain(
+        self,
+        dataset: JSONLDataset,
+        model: str,
+        hyperparameters: Mapping[str, Any] | None = None,
+        suffix: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Why this request would hit or miss (what ``motools cache explain train`` prints)."""
+        from motools.cache.explain import explain
+
+        found = await self.lookup(dataset, model, hyperparameters, suffix, **options)
+        return explain(found, self.store)
+
     async def reattach(self, state: Mapping[str, Any], key: str) -> TrackedRun:
         """Re-attach to the job ``state`` describes, recorded under cache ``key``."""
         return TrackedRun(await self.backend.resume(state), self, key, attached=True)

@@ -25,7 +25,7 @@ def _training_request(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any
     from motools.dataset_refs import load_dataset_ref
 
     backend = Composer().cached_training(
-        args.backend, parse_assignments(args.backend_option), force=getattr(args, "force", False)
+        args.backend, parse_assignments(args.backend_option), force=vars(args).get("force", False)
     )
     dataset = asyncio.run(load_dataset_ref(args.dataset))
     hp = parse_assignments(args.hp)
@@ -144,44 +144,24 @@ def cmd_cache_show(args: argparse.Namespace) -> int:
 
 
 def cmd_cache_explain(args: argparse.Namespace) -> int:
-    from motools.cache import open_store
-    from motools.cache.keys import diff_fields
+    from motools.cache.explain import explain
 
-    store = open_store()
     if args.what == "train":
         backend, dataset, hp = _training_request(args)
         options = {"seed": args.seed} if args.seed is not None else {}
         found = asyncio.run(backend.lookup(dataset, args.model, hp, args.suffix, **options))
-        candidates = store.records(kind="training", backend=backend.name)
+        store = backend.store
     else:
         from motools.api import Composer
         from motools.cli.commands import parse_assignments
 
-        backend = Composer().cached_eval(args.backend)
+        evals = Composer().cached_eval(args.backend)
         options = parse_assignments(args.option)
         if args.limit is not None:
             options["limit"] = args.limit
-        found = backend.lookup(args.model, args.task, **options)
-        candidates = store.records(kind="eval", backend=backend.name)
-    report: dict[str, Any] = {
-        "key": found.key,
-        "outcome": found.outcome,
-        "reason": found.reason,
-        "fields": found.fields,
-    }
-    others = [r for r in candidates if r.key != found.key]
-    if found.outcome == "miss" and others:
-        nearest = min(
-            others, key=lambda r: (len(diff_fields(found.fields, r.fields)), -r.updated_at)
-        )
-        diffs = diff_fields(found.fields, nearest.fields)
-        report["nearest"] = {
-            "key": nearest.key,
-            "status": nearest.status,
-            "label": nearest.label,
-            "differs": {k: {"wanted": a, "cached": b} for k, (a, b) in diffs.items()},
-        }
-        report["matched"] = sorted(set(_flat(found.fields)) - set(diffs))
+        found = evals.lookup(args.model, args.task, **options)
+        store = evals.store
+    report = explain(found, store)
     if args.json:
         print_json(report)
         return 0
@@ -196,16 +176,6 @@ def cmd_cache_explain(args: argparse.Namespace) -> int:
     elif found.outcome == "miss":
         print("no other entry for this backend to compare with")
     return 0
-
-
-def _flat(fields: dict[str, Any], prefix: str = "") -> list[str]:
-    out = []
-    for k, v in fields.items():
-        if isinstance(v, dict) and v:
-            out.extend(_flat(v, f"{prefix}{k}."))
-        else:
-            out.append(f"{prefix}{k}")
-    return out
 
 
 def cmd_cache_gc(args: argparse.Namespace) -> int:
