@@ -152,7 +152,9 @@ class TinkerTrainingBackend:
                 await service.close("success")
         if not models:
             return None
-        by_name = {m.get("model_name"): m for m in models if m.get("model_name")}
+        by_name: dict[str, dict[str, Any]] = {
+            str(m["model_name"]): m for m in models if m.get("model_name")
+        }
         info = by_name.get(model)
         if info is None:
             trainable = sorted(

@@ -100,11 +100,11 @@ class ServiceSettings:
     ``api_key`` / ``base_url`` (``TINKER_API_KEY`` / ``TINKER_BASE_URL`` when not given).
     The key is never shown in a repr."""
 
-    service: Any = None
+    service: TinkerService | None = None
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
 
-    def connect(self) -> tuple[Any, bool]:
+    def connect(self) -> tuple[TinkerService, bool]:
         """A :class:`TinkerService`, and whether the caller owns it (and must ``close`` it):
         an injected service is shared and never closed; an SDK session is new each time."""
         if self.service is not None:

@@ -414,6 +414,8 @@ def test_bad_backend_options() -> None:
         TinkerTrainingBackend(checkpoint_every=0)
     with pytest.raises(ValidationError, match="checkpoint_ttl_seconds"):
         TinkerTrainingBackend(checkpoint_ttl_seconds=60)
+    with pytest.raises(ValidationError, match=r"retry_backoff.*inital"):
+        TinkerTrainingBackend(retry_backoff={"inital": 1.0})
 
 
 async def test_resume_rejects_changed_dataset(
