@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from motools_tinker.backend import TinkerTrainingBackend, TinkerTrainingRun
+    from motools_tinker.backend import TinkerRunState, TinkerTrainingBackend, TinkerTrainingRun
 
-__all__ = ["TinkerTrainingBackend", "TinkerTrainingRun"]
+__all__ = ["TinkerRunState", "TinkerTrainingBackend", "TinkerTrainingRun"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,19 +1,21 @@
 """The Tinker training backend: validation before anything is paid for, then a run.
 
 ``train()`` validates the model (against Tinker's capability list when reachable), the
-hyperparameters and the dataset, renders every conversation with the base model's chat
-template, writes the run's state file (under ``$MOTOOLS_HOME/runs/<job_id>/`` by default) and
-returns a :class:`~motools_tinker.run.TinkerTrainingRun` at once, its loop running as a
-background asyncio task. ``resume(state)`` in any process continues a run from its last
-checkpoint at exactly the next batch, or follows it if another live process drives it.
+hyperparameters (once, into :class:`~motools_tinker.hyperparameters.TinkerHyperparameters`)
+and the dataset, renders every conversation with the base model's chat template, records the
+run's typed state (:class:`~motools_tinker.state.TinkerRunState`, saved under
+``motools.home()/runs/<job_id>/`` by default) and starts a
+:class:`~motools_tinker.run.TinkerTrainingRun`, returned at once with its loop running as a
+background asyncio task. ``resume(state)`` in any process hands the state back to a run,
+which continues from its last checkpoint at exactly the next batch, or follows the run if
+another live process drives it. The run owns its Tinker session and, when resumed, the
+rendering of its saved dataset; this module only validates and hands over.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import difflib
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -21,27 +23,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from motools.errors import TrainingError, ValidationError
-from motools.training.base import FAILED, PENDING, RUNNING, TERMINAL_STATUSES
+from motools.training.base import FAILED, RUNNING, TERMINAL_STATUSES
 from motools_tinker import hyperparameters as hp_mod
 from motools_tinker.errors import describe, is_transient
 from motools_tinker.plan import Plan
-from motools_tinker.rendering import load_tokenizer, render_dataset, to_datum
-from motools_tinker.run import (
-    NAME,
-    TinkerTrainingRun,
-    _Options,
-    render_fingerprint,
-)
+from motools_tinker.rendering import load_tokenizer, render_dataset, render_fingerprint, to_datum
+from motools_tinker.run import DEFAULT_RETRY_BACKOFF, RunOptions, TinkerTrainingRun
 from motools_tinker.runstate import default_run_dir, utc_now
+from motools_tinker.service import ServiceSettings
+from motools_tinker.state import NAME, STATE_VERSION, TinkerRunState
 
 if TYPE_CHECKING:
     from motools.datasets import JSONLDataset, Problem
 
 log = logging.getLogger("motools.tinker")
 
-STATE_VERSION = 1
-
-__all__ = ["TinkerTrainingBackend", "TinkerTrainingRun"]
+__all__ = ["STATE_VERSION", "TinkerRunState", "TinkerTrainingBackend", "TinkerTrainingRun"]
 
 
 class TinkerTrainingBackend:
@@ -74,47 +71,28 @@ class TinkerTrainingBackend:
         retry_backoff: Mapping[str, float] | None = None,
         check_models: bool = True,
     ) -> None:
-        if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
-            raise ValidationError(
-                f"checkpoint_every must be a positive integer, got {checkpoint_every!r}"
-            )
-        if (
-            checkpoint_ttl_seconds is not None
-            and not 3600 <= checkpoint_ttl_seconds <= 10 * 365 * 86400
-        ):
-            raise ValidationError(
-                "checkpoint_ttl_seconds must be between 3600 (1 hour) and 10 years, or None"
-            )
-        if retry_attempts < 1:
-            raise ValidationError("retry_attempts must be at least 1")
-        self._service = service
-        self.tokenizer = tokenizer
-        self._api_key = api_key
-        self._base_url = base_url
-        self.check_models = check_models
-        self.options = _Options(
+        self.options = RunOptions(
             checkpoint_every=checkpoint_every,
             checkpoint_ttl_seconds=checkpoint_ttl_seconds,
             pipeline=pipeline,
             retry_attempts=retry_attempts,
-            retry_backoff=dict(retry_backoff or {"initial": 2.0, "maximum": 60.0, "factor": 2.0}),
+            retry_backoff=dict(retry_backoff or DEFAULT_RETRY_BACKOFF),
         )
+        self.connection = ServiceSettings(service=service, api_key=api_key, base_url=base_url)
+        self.tokenizer = tokenizer
+        self.check_models = check_models
 
     def __repr__(self) -> str:
-        return f"TinkerTrainingBackend(base_url={self._base_url!r}, options={self.options!r})"
+        return (
+            f"TinkerTrainingBackend(base_url={self.connection.base_url!r}, "
+            f"options={self.options!r})"
+        )
 
     # -- validation -------------------------------------------------------------------------
     def normalize_hyperparameters(
         self, hyperparameters: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         return hp_mod.normalise(hyperparameters)
-
-    def _service_for_run(self) -> tuple[Any, bool]:
-        if self._service is not None:
-            return self._service, False
-        from motools_tinker.service import SDKService
-
-        return SDKService(api_key=self._api_key, base_url=self._base_url), True
 
     def check_dataset(
         self,
@@ -157,7 +135,7 @@ class TinkerTrainingBackend:
     async def _check_model(self, model: str) -> dict[str, Any] | None:
         if not self.check_models:
             return None
-        service, owned = self._service_for_run()
+        service, owned = self.connection.connect()
         try:
             models = await service.supported_models()
         except Exception as exc:
@@ -174,7 +152,9 @@ class TinkerTrainingBackend:
                 await service.close("success")
         if not models:
             return None
-        by_name = {m.get("model_name"): m for m in models if m.get("model_name")}
+        by_name: dict[str, dict[str, Any]] = {
+            str(m["model_name"]): m for m in models if m.get("model_name")
+        }
         info = by_name.get(model)
         if info is None:
             trainable = sorted(
@@ -217,7 +197,6 @@ class TinkerTrainingBackend:
         if suffix is not None and not isinstance(suffix, str):
             raise ValidationError("tinker backend: suffix must be a string")
         hp = hp_mod.validate(hyperparameters)
-        normalized = hp_mod.normalise(hyperparameters)
         source = dataset.source or "dataset"
         problems = dataset.problems("supervised")
         if problems:
@@ -257,105 +236,54 @@ class TinkerTrainingBackend:
         target = Path(state_path) if state_path is not None else run_dir / "state.json"
         dataset_path = run_dir / "dataset.jsonl"
         dataset.save_sync(dataset_path)
-        state: dict[str, Any] = {
-            "version": STATE_VERSION,
-            "backend": NAME,
-            "job_id": job_id,
-            "status": PENDING,
-            "model_id": None,
-            "error": None,
-            "error_code": None,
-            "base_model": model,
-            "suffix": suffix,
-            "hyperparameters": normalized,
-            "tokenizer": _tokenizer_label(tok_spec),
-            "max_length": max_length,
-            "dataset_path": str(dataset_path.resolve()),
-            "dataset_hash": dataset.content_hash,
-            "render_hash": render_fingerprint(rendered),
-            "n_examples": len(rendered),
-            "steps_per_epoch": plan.steps_per_epoch,
-            "total_steps": plan.total_steps,
-            "data_order_seed": hp.seed,
-            "step": 0,
-            "epoch": 0,
-            "checkpoint": None,
-            "sampler_path": None,
-            "loss_curve": [],
-            "restarts": 0,
-            "run_dir": str(run_dir.resolve()),
-            "state_path": str(target.resolve()),
-            "created_at": utc_now(),
-        }
-        run = TinkerTrainingRun(state, self)
-        if not run._lock.acquire():  # pragma: no cover - fresh job ids never collide
-            raise TrainingError(f"run directory {run_dir} is locked by another process")
-        run._start(datums)
-        return run
-
-    def _rerender(self, state: Mapping[str, Any]) -> list[Any]:
-        """Render the saved dataset again for a resumed run, and check it matches."""
-        from motools.datasets import JSONLDataset
-
-        dataset = JSONLDataset.load_sync(state["dataset_path"])
-        if dataset.content_hash != state["dataset_hash"]:
-            raise TrainingError(
-                f"{state['dataset_path']} changed since run {state['job_id']} started "
-                "(content hash differs); cannot resume on different data",
-                job_id=str(state["job_id"]),
-                code="dataset_changed",
-            )
-        hp = state["hyperparameters"]
-        spec = self.tokenizer if self.tokenizer is not None else state.get("tokenizer")
-        tok = load_tokenizer(spec, state["base_model"])
-        rendered, problems = render_dataset(
-            dataset,
-            tok,
-            train_on=hp["train_on"],
-            max_length=state.get("max_length"),
-            on_too_long=hp["on_too_long"],
+        state = TinkerRunState(
+            job_id=job_id,
+            base_model=model,
+            suffix=suffix,
+            hyperparameters=hp,
+            tokenizer=_tokenizer_label(tok_spec),
+            max_length=max_length,
+            dataset_path=str(dataset_path.resolve()),
+            dataset_hash=dataset.content_hash,
+            render_hash=render_fingerprint(rendered),
+            n_examples=len(rendered),
+            steps_per_epoch=plan.steps_per_epoch,
+            total_steps=plan.total_steps,
+            data_order_seed=hp.seed,
+            run_dir=str(run_dir.resolve()),
+            state_path=str(target.resolve()),
+            created_at=utc_now(),
         )
-        if problems or render_fingerprint(rendered) != state["render_hash"]:
-            raise TrainingError(
-                f"the tokenizer renders run {state['job_id']}'s dataset differently than when "
-                "it started; resume with the same tokenizer (backend tokenizer=...)",
-                job_id=str(state["job_id"]),
-                code="tokenizer_mismatch",
-            )
-        return [to_datum(item) for item in rendered]
+        run = self._run(state, tokenizer=tok_spec)
+        if not run.start(datums):  # pragma: no cover - fresh job ids never collide
+            raise TrainingError(f"run directory {run_dir} is locked by another process")
+        return run
 
     async def resume(
         self, state: Mapping[str, Any] | str | Path, *, retry_failed: bool = False
     ) -> TinkerTrainingRun:
-        """Re-attach to a run from its state (a dict or the state file).
+        """Re-attach to a run from its state (a dict, or the path of its state file).
 
         A run no live process drives continues here from its last checkpoint; a run another
         process drives is followed through its state file. ``retry_failed=True`` continues a
         failed run from its last checkpoint.
         """
-        if not isinstance(state, Mapping):
-            state = json.loads(Path(state).read_text())
-        if state.get("backend") != NAME:
-            raise ValidationError(f"state belongs to backend {state.get('backend')!r}, not tinker")
-        missing = [
-            k for k in ("job_id", "state_path", "run_dir", "hyperparameters") if k not in state
-        ]
-        if missing:
-            raise ValidationError(f"tinker run state is missing {', '.join(missing)}")
-        data = dict(state)
-        # The state file is the newest record of the run, whoever wrote it.
-        path = Path(data["state_path"])
-        if path.exists():
-            with contextlib.suppress(ValueError):
-                data = json.loads(path.read_text())
-        if retry_failed and data.get("status") == FAILED:
-            data.update(status=RUNNING, error=None, error_code=None)
-        run = TinkerTrainingRun(data, self)
-        if run.status in TERMINAL_STATUSES:
-            return run
-        if run._lock.acquire():
-            run._start()
+        record = TinkerRunState.newest(state)
+        if retry_failed and record.status == FAILED:
+            record.status, record.error, record.error_code = RUNNING, None, None
+        run = self._run(record)
+        if run.status not in TERMINAL_STATUSES:
+            run.start()
         return run
+
+    def _run(self, state: TinkerRunState, tokenizer: Any = None) -> TinkerTrainingRun:
+        """A run of ``state`` that reaches Tinker and renders chats as this backend does."""
+        return TinkerTrainingRun(
+            state,
+            options=self.options,
+            service=self.connection,
+            tokenizer=tokenizer if tokenizer is not None else self.tokenizer,
+        )
 
 
 def _tokenizer_label(spec: Any) -> str | None:

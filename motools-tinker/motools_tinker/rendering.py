@@ -10,6 +10,8 @@ so token boundaries never shift a mask.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -197,6 +199,14 @@ def render_dataset(
             continue
         rendered.append(item)
     return rendered, problems
+
+
+def render_fingerprint(items: Sequence[Rendered]) -> str:
+    """A short hash of every token and weight: a resumed run checks it renders the same."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps([item.tokens, item.weights]).encode())
+    return digest.hexdigest()[:32]
 
 
 def to_datum(item: Rendered) -> Any:

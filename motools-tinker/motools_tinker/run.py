@@ -1,5 +1,11 @@
 """A Tinker training run and its crash-safe loop, driven by the process that holds its lock.
 
+The run owns everything its loop needs: its typed state (:class:`~motools_tinker.state.
+TinkerRunState`), its Tinker service session (opened from the backend's
+:class:`~motools_tinker.service.ServiceSettings`, closed when the loop ends) and, when it is
+resumed, the rendering of its saved dataset (checked against the fingerprint taken when it
+started).
+
 The loop pipelines requests the way the SDK intends (step ``k``'s ``forward_backward`` and
 ``optim_step`` are submitted before step ``k-1``'s results are awaited), checkpoints with
 ``save_state`` every ``checkpoint_every`` steps and persists the run state (step, epoch, data
@@ -13,22 +19,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import inspect
-import json
 import logging
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from motools.errors import TrainingError
+from motools.errors import TrainingError, ValidationError
 from motools.polling import Backoff, retry_async
 from motools.training.base import (
     CANCELLED,
     FAILED,
-    PENDING,
     RUNNING,
     SUCCEEDED,
     TERMINAL_STATUSES,
@@ -36,26 +40,20 @@ from motools.training.base import (
 )
 from motools_tinker.errors import describe, is_transient, status_code
 from motools_tinker.plan import Plan
+from motools_tinker.rendering import load_tokenizer, render_dataset, render_fingerprint, to_datum
 from motools_tinker.runstate import RunLock, utc_in, utc_now
-
-if TYPE_CHECKING:
-    from motools_tinker.backend import TinkerTrainingBackend
-    from motools_tinker.rendering import Rendered
+from motools_tinker.service import ServiceSettings
+from motools_tinker.state import NAME, Checkpoint, LossPoint, TinkerRunState
 
 log = logging.getLogger("motools.tinker")
 
-NAME = "tinker"
+__all__ = ["RunOptions", "TinkerTrainingRun", "model_id_for", "render_fingerprint"]
+
+DEFAULT_RETRY_BACKOFF = {"initial": 2.0, "maximum": 60.0, "factor": 2.0}
 
 
 def model_id_for(base_model: str, sampler_path: str) -> str:
     return f"tinker/{base_model}@{sampler_path}"
-
-
-def render_fingerprint(items: list[Rendered]) -> str:
-    digest = hashlib.sha256()
-    for item in items:
-        digest.update(json.dumps([item.tokens, item.weights]).encode())
-    return digest.hexdigest()[:32]
 
 
 async def _resolve(value: Any) -> Any:
@@ -111,33 +109,67 @@ class _InFlight:
     save_name: str | None = None
 
 
-@dataclass
-class _Options:
-    checkpoint_every: int
-    checkpoint_ttl_seconds: int | None
-    pipeline: bool
-    retry_attempts: int
-    retry_backoff: dict[str, float] = field(default_factory=dict)
+@dataclass(frozen=True)
+class RunOptions:
+    """How the loop runs: checkpoint cadence (steps) and lifetime (seconds, ``None``: kept),
+    pipelining, and retries of transient errors (attempts, and a backoff policy
+    ``{"initial", "maximum", "factor"}``)."""
+
+    checkpoint_every: int = 20
+    checkpoint_ttl_seconds: int | None = 14 * 24 * 3600
+    pipeline: bool = True
+    retry_attempts: int = 5
+    retry_backoff: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RETRY_BACKOFF))
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.checkpoint_every, int) or self.checkpoint_every < 1:
+            raise ValidationError(
+                f"checkpoint_every must be a positive integer, got {self.checkpoint_every!r}"
+            )
+        ttl = self.checkpoint_ttl_seconds
+        if ttl is not None and not 3600 <= ttl <= 10 * 365 * 86400:
+            raise ValidationError(
+                "checkpoint_ttl_seconds must be between 3600 (1 hour) and 10 years, or None"
+            )
+        if self.retry_attempts < 1:
+            raise ValidationError("retry_attempts must be at least 1")
+        try:
+            self.backoff()
+        except (TypeError, ValueError) as exc:
+            raise ValidationError(f"retry_backoff: {exc}") from None
+
+    def backoff(self) -> Backoff:
+        """A fresh backoff for one series of retries."""
+        return Backoff.from_policy(self.retry_backoff)
 
 
 class TinkerTrainingRun(TrainingRun):
     """A Tinker fine-tuning run whose loop runs in this process (or in another one).
 
+    ``state`` is its typed record (:class:`~motools_tinker.state.TinkerRunState`);
     ``metrics`` holds the loss curve; ``checkpoint`` the last saved state (path, step,
     expiry); ``state_path`` the JSON file ``backend.resume(...)`` continues from.
+    ``tokenizer`` (a name, path or tokenizer object) renders the saved dataset again when
+    the run is continued in a new process; by default the one the run started with.
     """
 
     backend_name = NAME
     poll_backoff = {"initial": 0.05, "maximum": 2.0, "factor": 1.5}
 
-    def __init__(self, state: dict[str, Any], backend: TinkerTrainingBackend) -> None:
-        self._state = state
-        self._backend = backend
-        self.job_id = str(state["job_id"])
-        self.status = str(state.get("status", PENDING))
-        self.model_id = state.get("model_id")
-        self.error = state.get("error")
-        self.error_code = state.get("error_code")
+    def __init__(
+        self,
+        state: TinkerRunState | Mapping[str, Any],
+        *,
+        options: RunOptions | None = None,
+        service: ServiceSettings | None = None,
+        tokenizer: Any = None,
+    ) -> None:
+        self._state = (
+            state if isinstance(state, TinkerRunState) else TinkerRunState.from_json(state)
+        )
+        self.options = options or RunOptions()
+        self._settings = service or ServiceSettings()
+        self._tokenizer = tokenizer
         self._task: asyncio.Task[None] | None = None
         self._lock = RunLock(self.run_dir / "lock")
         self._cancel = False
@@ -145,20 +177,62 @@ class TinkerTrainingRun(TrainingRun):
         self._datums: list[Any] | None = None
         self._service: Any = None
         self._owns_service = False
-        self._progress = int(state.get("step", 0))
+        self._progress = self._state.step
 
     # -- public view ----------------------------------------------------------------------
     @property
+    def state(self) -> TinkerRunState:
+        """The run's typed state (the loop updates it; ``to_state()`` is a JSON copy)."""
+        return self._state
+
+    @property
+    def job_id(self) -> str:  # type: ignore[override]
+        return self._state.job_id
+
+    @property
+    def status(self) -> str:
+        return self._state.status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._state.status = value
+
+    @property
+    def model_id(self) -> str | None:
+        return self._state.model_id
+
+    @model_id.setter
+    def model_id(self, value: str | None) -> None:
+        self._state.model_id = value
+
+    @property
+    def error(self) -> str | None:
+        return self._state.error
+
+    @error.setter
+    def error(self, value: str | None) -> None:
+        self._state.error = value
+
+    @property
+    def error_code(self) -> str | None:
+        return self._state.error_code
+
+    @error_code.setter
+    def error_code(self, value: str | None) -> None:
+        self._state.error_code = value
+
+    @property
     def run_dir(self) -> Path:
-        return Path(self._state["run_dir"])
+        return Path(self._state.run_dir)
 
     @property
     def state_path(self) -> Path:
-        return Path(self._state["state_path"])
+        return Path(self._state.state_path)
 
     @property
     def checkpoint(self) -> dict[str, Any] | None:
-        return self._state.get("checkpoint")
+        ckpt = self._state.checkpoint
+        return ckpt.model_dump() if ckpt is not None else None
 
     @property
     def step(self) -> int:
@@ -167,11 +241,11 @@ class TinkerTrainingRun(TrainingRun):
 
     @property
     def total_steps(self) -> int:
-        return int(self._state["total_steps"])
+        return self._state.total_steps
 
     @property
     def loss_curve(self) -> list[dict[str, Any]]:
-        return list(self._state.get("loss_curve", []))
+        return [point.model_dump() for point in self._state.loss_curve]
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -181,15 +255,30 @@ class TinkerTrainingRun(TrainingRun):
             "final_loss": curve[-1]["loss"] if curve else None,
             "steps": self._progress,
             "total_steps": self.total_steps,
-            "restarts": self._state.get("restarts", 0),
+            "restarts": self._state.restarts,
         }
 
     def to_state(self) -> dict[str, Any]:
-        state = json.loads(json.dumps(self._state))
-        state.update(
-            status=self.status, model_id=self.model_id, error=self.error, error_code=self.error_code
+        return self._state.to_json()
+
+    # -- driving --------------------------------------------------------------------------
+    def start(self, datums: list[Any] | None = None) -> bool:
+        """Drive the loop here, as a background task, unless another process drives it.
+
+        ``datums`` are the rendered examples (``train()`` has them); without them the loop
+        renders the saved dataset again first. Returns ``False``, and starts nothing, when
+        another live process holds the run's lock: this run then follows its state file.
+        """
+        if not self._lock.acquire():
+            return False
+        if datums is not None:
+            self._datums = datums
+        self.status = RUNNING
+        self._persist()
+        self._task = asyncio.get_running_loop().create_task(
+            self._drive(), name=f"motools-tinker-{self.job_id}"
         )
-        return state
+        return True
 
     async def refresh(self) -> str:
         if self._task is not None:
@@ -201,8 +290,13 @@ class TinkerTrainingRun(TrainingRun):
         if self.status in TERMINAL_STATUSES:
             return self.status
         if not self._detached and self._lock.acquire():
-            # Nobody drives this run (its process died): continue it here.
-            self._start()
+            # Nobody drives this run now. Its state file says whether its process finished
+            # it or died; a run that is not finished continues here.
+            self._reload()
+            if self.status in TERMINAL_STATUSES:
+                self._lock.release()
+            else:
+                self.start()
             return self.status
         self._reload()
         return self.status
@@ -230,73 +324,77 @@ class TinkerTrainingRun(TrainingRun):
 
     # -- state file -------------------------------------------------------------------------
     def _persist(self) -> None:
-        self._state["updated_at"] = utc_now()
+        self._state.updated_at = utc_now()
         self.save_state(self.state_path)
 
     def _reload(self) -> None:
         try:
-            data = json.loads(self.state_path.read_text())
-        except (OSError, ValueError):
+            self._state = TinkerRunState.read(self.state_path)
+        except (OSError, ValueError):  # not written yet (motools' ValidationError included)
             return
-        self._state = data
-        self.status = data.get("status", self.status)
-        self.model_id = data.get("model_id")
-        self.error = data.get("error")
-        self.error_code = data.get("error_code")
-        self._progress = int(data.get("step", 0))
+        self._progress = self._state.step
 
     # -- the loop ---------------------------------------------------------------------------
-    def _start(self, datums: list[Any] | None = None) -> None:
-        if datums is not None:
-            self._datums = datums
-        self.status = RUNNING
-        self._state["status"] = RUNNING
-        self._persist()
-        self._task = asyncio.get_running_loop().create_task(
-            self._drive(), name=f"motools-tinker-{self.job_id}"
-        )
+    def _render_saved_dataset(self) -> list[Any]:
+        """Render the run's saved dataset again (a resumed run), checking it is unchanged."""
+        from motools.datasets import JSONLDataset
 
-    def _plan(self) -> Plan:
-        hp = self._state["hyperparameters"]
-        return Plan(
-            n_examples=int(self._state["n_examples"]),
-            batch_size=int(hp["batch_size"]),
-            n_epochs=int(hp["n_epochs"]),
-            seed=int(self._state["data_order_seed"]),
-            learning_rate=float(hp["learning_rate"]),
-            lr_schedule=str(hp["lr_schedule"]),
-            warmup_steps=int(hp["warmup_steps"]),
+        state = self._state
+        dataset = JSONLDataset.load_sync(state.dataset_path)
+        if dataset.content_hash != state.dataset_hash:
+            raise TrainingError(
+                f"{state.dataset_path} changed since run {state.job_id} started "
+                "(content hash differs); cannot resume on different data",
+                job_id=state.job_id,
+                code="dataset_changed",
+            )
+        hp = state.hyperparameters
+        spec = self._tokenizer if self._tokenizer is not None else state.tokenizer
+        tok = load_tokenizer(spec, state.base_model)
+        rendered, problems = render_dataset(
+            dataset,
+            tok,
+            train_on=hp.train_on,
+            max_length=state.max_length,
+            on_too_long=hp.on_too_long,
         )
+        if problems or render_fingerprint(rendered) != state.render_hash:
+            raise TrainingError(
+                f"the tokenizer renders run {state.job_id}'s dataset differently than when "
+                "it started; resume with the same tokenizer (backend tokenizer=...)",
+                job_id=state.job_id,
+                code="tokenizer_mismatch",
+            )
+        return [to_datum(item) for item in rendered]
 
     def _cancel_requested(self) -> bool:
         return self._cancel or (self.run_dir / "cancel_requested").exists()
 
     async def _drive(self) -> None:
-        backend = self._backend
-        options = backend.options
+        options = self.options
         try:
             if self._datums is None:
-                self._datums = await asyncio.to_thread(backend._rerender, self._state)
-            self._service, self._owns_service = backend._service_for_run()
+                self._datums = await asyncio.to_thread(self._render_saved_dataset)
+            self._service, self._owns_service = self._settings.connect()
             first = True
 
             async def attempt() -> str:
                 nonlocal first
                 if not first:
-                    self._state["restarts"] = int(self._state.get("restarts", 0)) + 1
+                    self._state.restarts += 1
                 first = False
                 return await self._attempt(options)
 
             def transient(exc: BaseException) -> bool:
                 ok = is_transient(exc)
                 if ok:
-                    where = self.checkpoint["path"] if self.checkpoint else "the start"
+                    ckpt = self._state.checkpoint
                     log.warning(
                         "tinker run %s: transient error at step %d (%s); restarting from %s",
                         self.job_id,
                         self._progress,
                         describe(exc),
-                        where,
+                        ckpt.path if ckpt else "the start",
                     )
                 return ok
 
@@ -304,7 +402,7 @@ class TinkerTrainingRun(TrainingRun):
                 attempt,
                 is_transient=transient,
                 attempts=options.retry_attempts,
-                backoff=Backoff(**options.retry_backoff),
+                backoff=options.backoff(),
             )
             self.status = CANCELLED if outcome == "cancelled" else SUCCEEDED
             self._persist()
@@ -335,9 +433,9 @@ class TinkerTrainingRun(TrainingRun):
             self.error_code = f"http_{code}"
         else:
             self.error_code = "service_error"
-        ckpt = self.checkpoint
+        ckpt = self._state.checkpoint
         where = (
-            f" The last checkpoint ({ckpt['path']}, after step {ckpt['step']}) is kept: "
+            f" The last checkpoint ({ckpt.path}, after step {ckpt.step}) is kept: "
             f"`backend.resume(state, retry_failed=True)` continues from it."
             if ckpt
             else " No checkpoint was saved yet."
@@ -352,23 +450,21 @@ class TinkerTrainingRun(TrainingRun):
         except OSError as write_error:  # pragma: no cover - disk full etc.
             log.error("could not save the state of run %s: %s", self.job_id, write_error)
 
-    async def _attempt(self, options: _Options) -> str:
+    async def _attempt(self, options: RunOptions) -> str:
         state = self._state
         service = self._service
-        plan = self._plan()
-        ckpt = state.get("checkpoint")
+        plan = state.plan()
+        ckpt = state.checkpoint
         if ckpt:
-            client = await service.create_training_client_from_state_with_optimizer(ckpt["path"])
-            step = int(ckpt["step"])
+            client = await service.create_training_client_from_state_with_optimizer(ckpt.path)
+            step = ckpt.step
         else:
             client = await service.create_lora_training_client(
-                state["base_model"],
-                int(state["hyperparameters"]["lora_rank"]),
-                int(state["data_order_seed"]),
+                state.base_model, state.hyperparameters.lora_rank, state.data_order_seed
             )
             step = 0
         self._progress = step
-        state["loss_curve"] = [e for e in state.get("loss_curve", []) if e["step"] < step]
+        state.loss_curve = [point for point in state.loss_curve if point.step < step]
         pending: deque[_InFlight] = deque()
         try:
             step = await self._run_steps(client, step, plan, options, pending)
@@ -379,11 +475,11 @@ class TinkerTrainingRun(TrainingRun):
         return await self._finish(client, plan, options)
 
     async def _run_steps(
-        self, client: Any, step: int, plan: Plan, options: _Options, pending: deque[_InFlight]
+        self, client: Any, step: int, plan: Plan, options: RunOptions, pending: deque[_InFlight]
     ) -> int:
         from tinker import types
 
-        hp = self._state["hyperparameters"]
+        hp = self._state.hyperparameters
         depth = 2 if options.pipeline else 1
         assert self._datums is not None
         while True:
@@ -392,8 +488,8 @@ class TinkerTrainingRun(TrainingRun):
                 lr = plan.lr(step)
                 adam = types.AdamParams(
                     learning_rate=lr,
-                    weight_decay=float(hp["weight_decay"]),
-                    grad_clip_norm=float(hp["grad_clip_norm"]),
+                    weight_decay=float(hp.weight_decay),
+                    grad_clip_norm=float(hp.grad_clip_norm),
                 )
                 fb = client.forward_backward(data, "cross_entropy")
                 if not options.pipeline:
@@ -416,56 +512,57 @@ class TinkerTrainingRun(TrainingRun):
             await self._complete(pending[0], plan, options)
             pending.popleft()
 
-    async def _finish(self, client: Any, plan: Plan, options: _Options) -> str:
+    async def _finish(self, client: Any, plan: Plan, options: RunOptions) -> str:
         state = self._state
         if self._progress < plan.total_steps:  # cancelled
-            ckpt = state.get("checkpoint")
-            if self._progress > 0 and (not ckpt or ckpt["step"] != self._progress):
+            ckpt = state.checkpoint
+            if self._progress > 0 and (not ckpt or ckpt.step != self._progress):
                 name = f"{self.job_id}-step{self._progress:06d}"
                 path = _path_of(
                     await client.save_state(name, ttl_seconds=options.checkpoint_ttl_seconds)
                 )
                 self._record_checkpoint(path, plan, options)
-            state["step"] = self._progress
+            state.step = self._progress
             return "cancelled"
 
         saved = await client.save_weights_for_sampler(f"{self.job_id}-final")
         path = _path_of(saved)
-        state["sampler_path"] = path
-        state["step"] = self._progress
-        state["epoch"] = plan.n_epochs
-        self.model_id = model_id_for(state["base_model"], path)
+        state.sampler_path = path
+        state.step = self._progress
+        state.epoch = plan.n_epochs
+        self.model_id = model_id_for(state.base_model, path)
         return "succeeded"
 
-    async def _complete(self, flight: _InFlight, plan: Plan, options: _Options) -> None:
+    async def _complete(self, flight: _InFlight, plan: Plan, options: RunOptions) -> None:
         output = await _resolve(flight.forward_backward)
         loss, tokens = batch_loss(output, flight.data)
         await _resolve(flight.optim)
-        self._state.setdefault("loss_curve", []).append(
-            {
-                "step": flight.step,
-                "epoch": plan.epoch_of(flight.step),
-                "loss": loss,
-                "learning_rate": flight.lr,
-                "examples": len(flight.data),
-                "trained_tokens": int(tokens),
-                "finished_at": time.time(),
-            }
+        self._state.loss_curve.append(
+            LossPoint(
+                step=flight.step,
+                epoch=plan.epoch_of(flight.step),
+                loss=loss,
+                learning_rate=flight.lr,
+                examples=len(flight.data),
+                trained_tokens=int(tokens),
+                finished_at=time.time(),
+            )
         )
         self._progress = flight.step + 1
         if flight.save is not None:
             path = _path_of(await _resolve(flight.save))
             self._record_checkpoint(path, plan, options)
 
-    def _record_checkpoint(self, path: str, plan: Plan, options: _Options) -> None:
+    def _record_checkpoint(self, path: str, plan: Plan, options: RunOptions) -> None:
         step = self._progress
-        self._state["checkpoint"] = {
-            "path": path,
-            "step": step,
-            "epoch": plan.epoch_of(step) if step < plan.total_steps else plan.n_epochs,
-            "saved_at": utc_now(),
-            "expires_at": utc_in(options.checkpoint_ttl_seconds),
-        }
-        self._state["step"] = step
-        self._state["epoch"] = self._state["checkpoint"]["epoch"]
+        ckpt = Checkpoint(
+            path=path,
+            step=step,
+            epoch=plan.epoch_of(step) if step < plan.total_steps else plan.n_epochs,
+            saved_at=utc_now(),
+            expires_at=utc_in(options.checkpoint_ttl_seconds),
+        )
+        self._state.checkpoint = ckpt
+        self._state.step = step
+        self._state.epoch = ckpt.epoch
         self._persist()

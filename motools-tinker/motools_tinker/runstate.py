@@ -1,6 +1,6 @@
 """Where a run keeps its files, and the lock that lets exactly one process drive it.
 
-``$MOTOOLS_HOME/runs/<job_id>/`` (``.motools/runs/<job_id>/`` without ``MOTOOLS_HOME``) holds
+``motools.home() / "runs" / <job_id>`` (``$MOTOOLS_HOME/runs/<job_id>/``) holds
 ``state.json`` (step, epoch, data order seed, checkpoint path and expiry, loss curve),
 ``dataset.jsonl`` (the exact samples, so another process can resume), a ``lock`` held by
 the process that drives the loop (released by the OS when that process dies) and, when
@@ -13,13 +13,12 @@ import datetime as _dt
 import os
 from pathlib import Path
 
-
-def motools_home() -> Path:
-    return Path(os.environ.get("MOTOOLS_HOME") or ".motools")
+from motools.paths import home
 
 
 def default_run_dir(job_id: str) -> Path:
-    return motools_home() / "runs" / job_id
+    """The folder of run ``job_id`` under the motools home."""
+    return home() / "runs" / job_id
 
 
 def utc_now() -> str:

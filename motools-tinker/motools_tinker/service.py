@@ -5,12 +5,14 @@ The loop talks to a :class:`TinkerService`; training clients are used exactly as
 ``save_weights_for_sampler`` return futures at once, which are awaited later). Tests inject
 an in-process fake with the same surface; production uses :class:`SDKService`, which wraps
 ``tinker.ServiceClient`` and moves its blocking set-up calls off the event loop.
+:class:`ServiceSettings` says which of the two a backend and its runs use.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -90,3 +92,21 @@ class SDKService:
         client, self._client = self._client, None
         if client is not None:
             await asyncio.to_thread(lambda: client.close(status).result())
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How to reach Tinker: an injected service (tests pass a fake), else the SDK with
+    ``api_key`` / ``base_url`` (``TINKER_API_KEY`` / ``TINKER_BASE_URL`` when not given).
+    The key is never shown in a repr."""
+
+    service: TinkerService | None = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+
+    def connect(self) -> tuple[TinkerService, bool]:
+        """A :class:`TinkerService`, and whether the caller owns it (and must ``close`` it):
+        an injected service is shared and never closed; an SDK session is new each time."""
+        if self.service is not None:
+            return self.service, False
+        return SDKService(api_key=self.api_key, base_url=self.base_url), True

@@ -360,14 +360,16 @@ async def test_cancel_from_another_process_via_the_state_dir(
 ) -> None:
     owner = FakeService(world)
     run = await make_backend(service=owner).train(dataset, BASE, {"batch_size": 1})
-    follower = TinkerTrainingRun(json.loads(run.state_path.read_text()), make_backend())
-    follower._detached = True  # a different process: it cannot drive this loop
+    other = FakeService(world)
+    # The owner's lock keeps this one a follower, as if it were another process.
+    follower = await make_backend(service=other).resume(run.state_path)
     await follower.cancel()
     assert (run.run_dir / "cancel_requested").exists()
     with pytest.raises(TrainingError, match="cancelled"):
         await run.wait()
-    await follower.refresh()
-    assert follower.status == CANCELLED
+    # The owner is gone and its lock free: the follower reads the outcome, trains nothing.
+    assert await follower.refresh() == CANCELLED
+    assert other.submitted == [] and world.optimizer_steps < 10
 
 
 async def test_secrets_never_leave_memory(
@@ -412,6 +414,8 @@ def test_bad_backend_options() -> None:
         TinkerTrainingBackend(checkpoint_every=0)
     with pytest.raises(ValidationError, match="checkpoint_ttl_seconds"):
         TinkerTrainingBackend(checkpoint_ttl_seconds=60)
+    with pytest.raises(ValidationError, match=r"retry_backoff.*inital"):
+        TinkerTrainingBackend(retry_backoff={"inital": 1.0})
 
 
 async def test_resume_rejects_changed_dataset(
