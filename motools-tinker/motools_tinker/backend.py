@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from motools.errors import TrainingError, ValidationError
-from motools.training.base import FAILED, RUNNING, TERMINAL_STATUSES
+from motools.training.base import FAILED, RUNNING, TERMINAL_STATUSES, TrainingBackend
 from motools_tinker import hyperparameters as hp_mod
 from motools_tinker.errors import describe, is_transient
 from motools_tinker.plan import Plan
@@ -41,7 +41,7 @@ log = logging.getLogger("motools.tinker")
 __all__ = ["STATE_VERSION", "TinkerRunState", "TinkerTrainingBackend", "TinkerTrainingRun"]
 
 
-class TinkerTrainingBackend:
+class TinkerTrainingBackend(TrainingBackend):
     """LoRA supervised fine-tuning on Tinker.
 
     Options (constructor): ``service`` -- a :class:`~motools_tinker.service.TinkerService`
@@ -90,7 +90,7 @@ class TinkerTrainingBackend:
 
     # -- validation -------------------------------------------------------------------------
     def normalize_hyperparameters(
-        self, hyperparameters: Mapping[str, Any] | None
+        self, hyperparameters: Mapping[str, Any] | None, **options: Any
     ) -> dict[str, Any]:
         return hp_mod.normalise(hyperparameters)
 
