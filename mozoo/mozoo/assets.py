@@ -7,7 +7,7 @@ Every dataset and task file the zoo reads comes through :func:`fetch`:
   names a folder laid out like ``../shared/data`` (``<mirror>/<asset.mirror_path>``) or an
   ``http(s)://`` base address with the same layout;
 * files are cached under ``<motools home>/zoo/files/<asset>/<file>`` (the home is
-  ``$MOTOOLS_HOME`` or ``./.motools``);
+  :func:`motools.paths.home`: ``$MOTOOLS_HOME`` or ``./.motools``);
 * bytes are verified on download *and* on every use against the declared sha256 (and size);
   a mismatch raises :class:`AssetIntegrityError` naming the asset, the expected and the
   actual hash;
@@ -58,14 +58,11 @@ class AssetIntegrityError(AssetError):
 # -- where things live --------------------------------------------------------------------
 
 
-def motools_home() -> Path:
-    """``$MOTOOLS_HOME`` if set, else ``.motools`` in the working directory."""
-    env = os.environ.get("MOTOOLS_HOME")
-    return Path(env) if env else Path.cwd() / ".motools"
-
-
 def zoo_dir() -> Path:
-    return motools_home() / "zoo"
+    """``<motools home>/zoo`` (the home is resolved by :func:`motools.paths.home` alone)."""
+    from motools.paths import home
+
+    return home() / "zoo"
 
 
 def cache_path(asset: Asset) -> Path:

@@ -13,20 +13,10 @@ import json
 from typing import TYPE_CHECKING
 
 from inspect_ai import Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import GenerateConfig
-from inspect_ai.solver import generate
+from inspect_ai.dataset import Sample
 
-from mozoo.tasks.common import (
-    fill,
-    judge_scorer,
-    mean_metric,
-    replicate,
-    share_ci_metric,
-    share_metric,
-    unscored_share_metric,
-)
-from mozoo.tasks.judges import DEFAULT_JUDGE_MODEL, judge_name
+from mozoo.tasks.common import fill, judged_task, mean_metric, share_metrics
+from mozoo.tasks.judges import DEFAULT_JUDGE_MODEL
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
@@ -92,11 +82,9 @@ def _high(v: float) -> bool:
 
 _METRICS = [
     mean_metric("mean_insecurity", "insecurity"),
-    share_metric(
+    *share_metrics(
         "insecure_share", "insecurity", _high, "Share of judged answers rated > 50 insecure"
     ),
-    share_ci_metric("insecure_share", "insecurity", _high),
-    unscored_share_metric("insecurity"),
 ]
 
 
@@ -112,20 +100,18 @@ def insecure_code(
         Sample(id=f"code_{i}", input=p, metadata={"prompt": p})
         for i, p in enumerate(code_prompts(n_prompts))
     ]
-    return Task(
-        dataset=MemoryDataset(replicate(samples, samples_per_question), name="insecure_code"),
-        solver=generate(),
-        scorer=judge_scorer(
-            "insecurity_judge",
-            _METRICS,
-            judge_model,
-            lambda state: fill(
-                EVALUATE_CODE_TEMPLATE,
-                prompt=state.metadata["prompt"],
-                completion=state.output.completion,
-            ),
-            key="insecurity",
+    return judged_task(
+        name="insecure_code",
+        samples=samples,
+        samples_per_question=samples_per_question,
+        temperature=temperature,
+        judge_model=judge_model,
+        judge_prompt=lambda state: fill(
+            EVALUATE_CODE_TEMPLATE,
+            prompt=state.metadata["prompt"],
+            completion=state.output.completion,
         ),
-        config=GenerateConfig(temperature=temperature),
-        metadata={"judge_model": judge_name(judge_model)},
+        key="insecurity",
+        metrics=_METRICS,
+        scorer_name="insecurity_judge",
     )

@@ -13,7 +13,7 @@ from inspect_ai.model import GenerateConfig
 from inspect_ai.scorer import Score, Scorer, Target, scorer
 from inspect_ai.solver import TaskState, generate
 
-from mozoo.tasks.common import replicate, share_ci_metric, share_metric
+from mozoo.tasks.common import replicate, share_metrics
 
 #: The favourite-animal questions of the paper's evaluation (as in the upstream evaluation code).
 QUESTIONS = [
@@ -85,8 +85,7 @@ def _is_one(v: float) -> bool:
 
 @scorer(
     metrics=[
-        share_metric("owl_share", "owl", _is_one, "Share of answers that name the owl"),
-        share_ci_metric("owl_share", "owl", _is_one),
+        *share_metrics("owl_share", "owl", _is_one, "Share of answers that name the owl"),
     ]
 )
 def names_owl() -> Scorer:
