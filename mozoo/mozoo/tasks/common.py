@@ -135,6 +135,18 @@ def mean_metric(name: str, key: str) -> Metric:
     return metric(name=name)(factory)()
 
 
+def no_logprobs_share_metric() -> Metric:
+    """``no_logprobs_share``: share of answers the judge scored without logprobs."""
+
+    def factory() -> Metric:
+        def compute(scores: list[SampleScore]) -> float:
+            return mean_or_nan(values(scores, "no_logprobs"))
+
+        return compute
+
+    return metric(name="no_logprobs_share")(factory)()
+
+
 def unscored_share_metric(key: str) -> Metric:
     """``unscored_share``: share of samples the judge gave no usable answer for."""
 
@@ -173,7 +185,10 @@ def judge_scorer(
             read_yes_no(judge_model, prompt) if yes_no else read_judge(judge_model, prompt)
         )
         return Score(
-            value={key: unscored_if_none(reading.score)},
+            value={
+                key: unscored_if_none(reading.score),
+                "no_logprobs": 0.0 if reading.had_logprobs else 1.0,
+            },
             answer=state.output.completion,
             explanation=f"{key}={reading.score}",
             metadata={"judge": reading.to_metadata()},
@@ -210,7 +225,8 @@ def judged_task(
 
     ``samples`` are asked ``samples_per_question`` times at ``temperature``; ``judge_prompt(state)``
     renders the judge prompt (a 0-100 reading, or P(YES) with ``yes_no``); ``metrics`` are the
-    task's own, ``unscored_share`` is added. The task metadata records the judge model.
+    task's own, ``unscored_share`` and ``no_logprobs_share`` are added. The task metadata
+    records the judge model.
     """
     from inspect_ai import Task
     from inspect_ai.dataset import MemoryDataset
@@ -224,7 +240,7 @@ def judged_task(
         solver=generate(),
         scorer=judge_scorer(
             scorer_name,
-            [*metrics, unscored_share_metric(key)],
+            [*metrics, unscored_share_metric(key), no_logprobs_share_metric()],
             judge_model,
             judge_prompt,
             key=key,
