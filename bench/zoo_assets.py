@@ -31,7 +31,7 @@ def main() -> None:
         from mozoo import assets
         from mozoo.sources import ASSETS
 
-        mirrored = [n for n, a in ASSETS.items() if a.sha256]
+        mirrored = [n for n, a in ASSETS.items() if (MIRROR / a.mirror_path).is_file()]
         total = sum(ASSETS[n].size or 0 for n in mirrored)
         print(f"{len(mirrored)} mirrored assets, {total / 1e6:.2f} MB")
         timed(
@@ -47,7 +47,7 @@ def main() -> None:
         from motools.dataset_refs import load_dataset_ref
 
         timed(
-            "load sneaky_dialogues train split (1073 rows parsed)",
+            "load sneaky_dialogues (paper protocol: all 1073 rows)",
             lambda: asyncio.run(load_dataset_ref("sneaky_dialogues")),
         )
         timed(
@@ -61,8 +61,17 @@ def main() -> None:
         from mozoo.tasks.emergent_misalignment import emergent_misalignment
         from mozoo.tasks.school_of_reward_hacks import school_of_reward_hacks
 
-        timed("build emergent_misalignment (24 x 100 = 2400 samples)", emergent_misalignment)
-        timed("build school_of_reward_hacks (overlap check included)", school_of_reward_hacks)
+        timed(
+            "build emergent_misalignment (main: 8 questions x 100 samples)", emergent_misalignment
+        )
+        timed(
+            "build emergent_misalignment code_format (16 x 100)",
+            lambda: emergent_misalignment("code_format"),
+        )
+        timed(
+            "build school_of_reward_hacks heldout (overlap check included)",
+            lambda: school_of_reward_hacks("heldout"),
+        )
 
 
 if __name__ == "__main__":

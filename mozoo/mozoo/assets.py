@@ -7,17 +7,16 @@ Every dataset and task file the zoo reads comes through :func:`fetch`:
   names a folder laid out like ``../shared/data`` (``<mirror>/<asset.mirror_path>``) or an
   ``http(s)://`` base address with the same layout;
 * files are cached under ``<motools home>/zoo/files/<asset>/<file>`` (the home is
-  ``$MOTOOLS_HOME`` or ``./.motools``);
-* bytes are verified on download *and* on every use against the declared sha256 (and size);
-  a mismatch raises :class:`AssetIntegrityError` naming the asset, the expected and the
-  actual hash;
+  :func:`motools.paths.home`: ``$MOTOOLS_HOME`` or ``./.motools``);
+* every asset is pinned by its content (:mod:`mozoo.sources`): a declared sha256, or the git
+  blob id upstream records for the file (``sha1(b"blob <size>\\0" + bytes)``). Bytes are
+  verified on download *and* on every use; a mismatch raises :class:`AssetIntegrityError`
+  naming the asset, the expected and the actual hash. Nothing is trusted on first use;
+* after a download verified against its git blob id, the file's sha256 and size are recorded
+  in ``<motools home>/zoo/pins.json``, and later uses are checked against that record (a lost
+  or stale record is rebuilt from the blob id, never from unverified bytes);
 * a download is written to a temporary file next to its destination and renamed into place
-  only after it verified, so a partial or corrupt download never lands in the cache;
-* assets declared without a hash (not in the offline mirror, so their hash could not be
-  computed) are *pinned on first download*: the first download records its sha256 and size
-  in ``<motools home>/zoo/pins.json`` and every later download and use is verified against
-  that record. :func:`status` says which assets are pinned this way and whether they have
-  been recorded in this home.
+  only after it verified, so a partial or corrupt download never lands in the cache.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from motools.errors import MotoolsError
-from mozoo.sources import ASSETS, PINNED_ON_FIRST_DOWNLOAD, Asset
+from mozoo.sources import ASSETS, Asset
 
 MIRROR_ENV = "MOZOO_MIRROR"
 CHUNK = 1 << 16
@@ -58,14 +57,11 @@ class AssetIntegrityError(AssetError):
 # -- where things live --------------------------------------------------------------------
 
 
-def motools_home() -> Path:
-    """``$MOTOOLS_HOME`` if set, else ``.motools`` in the working directory."""
-    env = os.environ.get("MOTOOLS_HOME")
-    return Path(env) if env else Path.cwd() / ".motools"
-
-
 def zoo_dir() -> Path:
-    return motools_home() / "zoo"
+    """``<motools home>/zoo`` (the home is resolved by :func:`motools.paths.home` alone)."""
+    from motools.paths import home
+
+    return home() / "zoo"
 
 
 def cache_path(asset: Asset) -> Path:
@@ -129,9 +125,13 @@ def _is_url(text: str) -> bool:
 
 
 def recorded_pin(asset: Asset) -> dict[str, Any] | None:
-    """The hash recorded on first download of a pinned-on-first-download asset, if any."""
+    """The sha256 recorded after a blob-verified download of ``asset``, if any (and current)."""
     pin = _read_json(_pins_path()).get(asset.name)
-    return pin if isinstance(pin, dict) else None
+    if not isinstance(pin, dict) or asset.git_blob is None:
+        return None
+    if pin.get("git_blob") != asset.git_blob:
+        return None  # recorded for another declaration: verify against the blob id again
+    return pin
 
 
 def _record_pin(asset: Asset, sha256: str, size: int, source: str) -> None:
@@ -139,6 +139,7 @@ def _record_pin(asset: Asset, sha256: str, size: int, source: str) -> None:
     pins[asset.name] = {
         "sha256": sha256,
         "size": size,
+        "git_blob": asset.git_blob,
         "url": asset.url,
         "source": source,
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -147,12 +148,12 @@ def _record_pin(asset: Asset, sha256: str, size: int, source: str) -> None:
 
 
 def expected(asset: Asset) -> tuple[str | None, int | None]:
-    """``(sha256, size)`` the bytes must have: declared, recorded on first download, or unknown."""
+    """``(sha256, size)`` the bytes must have: declared, or recorded after a verified download."""
     if asset.sha256 is not None:
         return asset.sha256, asset.size
     pin = recorded_pin(asset)
     if pin is None:
-        return None, None
+        return None, asset.size
     return str(pin["sha256"]), int(pin["size"])
 
 
@@ -184,16 +185,59 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def git_blob_id(data: bytes) -> str:
+    """The id git gives a file with these bytes: ``sha1(b"blob <size>\\0" + data)``."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def git_blob_file(path: Path) -> str:
+    """:func:`git_blob_id` of a file, read in chunks."""
+    digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _mismatch(asset: Asset, want: str, got: str, where: str, what: str = "sha256") -> str:
-    pinned = (
-        "recorded on first download (pins.json in the motools home)"
-        if asset.pinned_on_first_download
-        else f"pinned to {asset.repo}@{asset.commit[:12]}"
-    )
+    pinned = f"pinned to {asset.repo}@{asset.commit[:12]}"
+    if what == "sha256" and asset.sha256 is None:
+        pinned = "recorded in pins.json after a download verified against its git blob id"
     return (
         f"zoo asset {asset.name!r} ({asset.path}): {where} has {what} {got}, expected {want} "
         f"({pinned})."
     )
+
+
+def _verify(asset: Asset, path: Path, sha: str, size: int, where: str, then: str) -> None:
+    """Raise :class:`AssetIntegrityError` unless ``path`` (sha256 ``sha``) holds the pinned bytes."""
+    want_sha, want_size = expected(asset)
+    sizes = (
+        f" ({size} bytes received, {want_size} expected)"
+        if want_size is not None and size != want_size
+        else ""
+    )
+    if want_sha is not None and (sha != want_sha or sizes):
+        raise AssetIntegrityError(
+            asset.name, want_sha, sha, _mismatch(asset, want_sha, sha, where) + sizes + then
+        )
+    if sizes and asset.git_blob is not None:
+        blob = git_blob_file(path)
+        raise AssetIntegrityError(
+            asset.name,
+            asset.git_blob,
+            blob,
+            _mismatch(asset, asset.git_blob, blob, where, "git blob id") + sizes + then,
+        )
+    if want_sha is None and asset.git_blob is not None:
+        blob = git_blob_file(path)
+        if blob != asset.git_blob:
+            raise AssetIntegrityError(
+                asset.name,
+                asset.git_blob,
+                blob,
+                _mismatch(asset, asset.git_blob, blob, where, "git blob id") + then,
+            )
 
 
 # -- fetching -------------------------------------------------------------------------------
@@ -281,7 +325,6 @@ def _stream(source: str) -> Iterator[bytes]:
 
 def _download(asset: Asset, dest: Path) -> Path:
     source = source_of(asset)
-    want_sha, want_size = expected(asset)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     try:
@@ -295,22 +338,19 @@ def _download(asset: Asset, dest: Path) -> Path:
             out.flush()
             os.fsync(out.fileno())
         got = digest.hexdigest()
-        if (want_sha is not None and got != want_sha) or (
-            want_size is not None and size != want_size
-        ):
-            sizes = f" ({size} bytes received, {want_size} expected)" if want_size else ""
-            raise AssetIntegrityError(
-                asset.name,
-                str(want_sha),
-                got,
-                _mismatch(asset, str(want_sha), got, f"the download from {_redact(source)}")
-                + f"{sizes} The download was discarded; check the mirror or the upstream file.",
-            )
+        _verify(
+            asset,
+            Path(tmp),
+            got,
+            size,
+            f"the download from {_redact(source)}",
+            " The download was discarded; check the mirror or the upstream file.",
+        )
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    if want_sha is None:
+    if asset.sha256 is None:
         _record_pin(asset, got, size, _redact(source))
     return dest
 
@@ -319,21 +359,22 @@ def _verify_cached(asset: Asset, path: Path) -> bool:
     """True if the cached file is good; False if there is none; raise (and drop it) if bad."""
     if not path.is_file():
         return False
-    want_sha, _ = expected(asset)
-    got, _size = sha256_file(path)
-    if want_sha is None:
-        # Cached but never recorded (pins.json lost): record what we have, as on first download.
-        _record_pin(asset, got, _size, str(path))
-        return True
-    if got != want_sha:
-        path.unlink(missing_ok=True)
-        raise AssetIntegrityError(
-            asset.name,
-            want_sha,
+    got, size = sha256_file(path)
+    try:
+        _verify(
+            asset,
+            path,
             got,
-            _mismatch(asset, want_sha, got, f"the cached file {path}")
-            + " The corrupted file was removed from the cache; the next fetch downloads it again.",
+            size,
+            f"the cached file {path}",
+            " The corrupted file was removed from the cache; the next fetch downloads it again.",
         )
+    except AssetIntegrityError:
+        path.unlink(missing_ok=True)
+        raise
+    if asset.sha256 is None and recorded_pin(asset) is None:
+        # Verified against the blob id, but the record was lost: record it again.
+        _record_pin(asset, got, size, str(path))
     return True
 
 
@@ -352,7 +393,8 @@ async def afetch(name: str | Asset) -> Path:
 
 
 def clear(name: str | None = None, *, forget_pins: bool = False) -> list[str]:
-    """Delete cached files (of one asset, or all); pins are kept unless ``forget_pins``."""
+    """Delete cached files (of one asset, or all); recorded sha256s are kept unless
+    ``forget_pins`` (the next download is then verified against the git blob id again)."""
     names = [get_asset(name).name] if name else list(ASSETS)
     removed = []
     for n in names:
@@ -372,12 +414,11 @@ def clear(name: str | None = None, *, forget_pins: bool = False) -> list[str]:
 
 
 def status(name: str | Asset) -> dict[str, Any]:
-    """Declared metadata plus what this motools home knows (cached? pin recorded?)."""
+    """Declared metadata plus what this motools home knows (cached? sha256 recorded?)."""
     asset = get_asset(name)
     info: dict[str, Any] = dict(asset.describe())
-    info["pinned_on_first_download"] = asset.pinned_on_first_download
-    pin = recorded_pin(asset) if asset.pinned_on_first_download else None
-    if asset.pinned_on_first_download:
+    if asset.sha256 is None:
+        pin = recorded_pin(asset)
         info["recorded_sha256"] = pin["sha256"] if pin else None
         info["recorded_size_bytes"] = pin["size"] if pin else None
     with contextlib.suppress(OSError):
@@ -387,7 +428,6 @@ def status(name: str | Asset) -> dict[str, Any]:
 
 __all__ = [
     "ASSETS",
-    "PINNED_ON_FIRST_DOWNLOAD",
     "Asset",
     "AssetError",
     "AssetIntegrityError",
@@ -397,6 +437,8 @@ __all__ = [
     "expected",
     "fetch",
     "get_asset",
+    "git_blob_file",
+    "git_blob_id",
     "mirror",
     "set_mirror",
     "source_of",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -12,6 +15,19 @@ from typing import Any
 import pytest
 
 from tests.fakes.openai_fake import openai_fake  # noqa: F401  (fixture for the workflow test)
+
+SHARED_DATA = (Path(__file__).resolve().parents[2].parent / "shared" / "data").resolve()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """``../shared/data`` (the real upstream bytes). Missing: a skip locally, a failure on CI."""
+    if not SHARED_DATA.is_dir():
+        message = f"the shared data mirror is missing at {SHARED_DATA}"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message + " (CI must run the zoo tests on the real upstream bytes)")
+        pytest.skip(message)
+    return SHARED_DATA
 
 
 @pytest.fixture
@@ -80,6 +96,31 @@ def http_mirror(file_server: FileServer, monkeypatch: pytest.MonkeyPatch) -> Fil
     """``MOZOO_MIRROR`` pointed at the local HTTP server (the real download path)."""
     monkeypatch.setenv("MOZOO_MIRROR", file_server.base_url)
     return file_server
+
+
+def blob_id(data: bytes) -> str:
+    """git's blob id, written out here so tests do not check the code against itself."""
+    return hashlib.sha1(b"blob " + str(len(data)).encode() + b"\x00" + data).hexdigest()
+
+
+@pytest.fixture
+def standin(http_mirror: FileServer, monkeypatch: pytest.MonkeyPatch) -> Callable[..., bytes]:
+    """Serve stand-in bytes for an asset that is not in the offline mirror, with the asset's
+    declared pin replaced by the stand-in's own (``by="git blob"`` or ``"sha256"``)."""
+    from mozoo.sources import ASSETS
+
+    def serve(name: str, data: bytes, by: str = "git blob") -> bytes:
+        asset = ASSETS[name]
+        if by == "git blob":
+            pinned = dataclasses.replace(asset, sha256=None, git_blob=blob_id(data), size=None)
+        else:
+            sha = hashlib.sha256(data).hexdigest()
+            pinned = dataclasses.replace(asset, sha256=sha, git_blob=None, size=len(data))
+        monkeypatch.setitem(ASSETS, name, pinned)
+        http_mirror.files[asset.mirror_path] = data
+        return data
+
+    return serve
 
 
 @pytest.fixture

@@ -27,8 +27,9 @@ def _standin(name: str, n: int) -> bytes:
     return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
-async def test_every_registered_dataset_loads(http_mirror, shared_data) -> None:
-    """Mirrored files are served with their real bytes, the others with stand-ins."""
+async def test_every_registered_dataset_loads(http_mirror, standin, shared_data) -> None:
+    """Mirrored files are served with their real bytes, the others with stand-ins pinned by
+    their own blob ids (the real ones are refused, see test_assets)."""
     registered = {r.name: r for r in list_datasets() if r.plugin == "mozoo"}
     assert set(registered) >= {
         "hello_world", "sneaky_dialogues", "straightforward_dialogues",
@@ -41,31 +42,34 @@ async def test_every_registered_dataset_loads(http_mirror, shared_data) -> None:
         for asset_name in reg.metadata["assets"]:
             asset = ASSETS[asset_name]
             mirrored = shared_data / asset.mirror_path
-            http_mirror.files[asset.mirror_path] = (
-                mirrored.read_bytes() if asset.sha256 else _standin(name, 7)
-            )
+            if mirrored.is_file():
+                http_mirror.files[asset.mirror_path] = mirrored.read_bytes()
+            else:
+                standin(asset_name, _standin(name, 7))
     loaded = {name: await load_dataset_ref(name) for name in registered}
     for name, dataset in loaded.items():
         assert isinstance(dataset, JSONLDataset)
         assert dataset.problems() == [], name
         meta = registered[name].metadata
-        if meta["sha256"] == "pinned on first download":
-            assert len(dataset) == 7
-            assert meta["size_bytes"] == "pinned on first download"
-        elif name in ("sneaky_dialogues", "straightforward_dialogues"):
-            assert len(dataset) < meta["rows"]  # the train split
+        if name == "hello_world" or (shared_data / ASSETS[name].mirror_path).is_file():
+            assert len(dataset) == meta["rows"], name  # sneaky/straightforward: every row
         else:
-            assert len(dataset) == meta["rows"], name
+            assert len(dataset) == 7
+            assert meta["pin"] in (f"git blob {meta['git_blob']}", f"sha256 {meta['sha256']}")
 
 
 async def test_sizes_of_mirrored_datasets(mirror) -> None:
     for name in ("aesthetic_preferences_popular", "aesthetic_preferences_unpopular"):
         assert len(await load_dataset_ref(name)) == 5000
+    # Row counts from the mirror's README (School of Reward Hacks: 1,073 and 973 dialogues).
     for name, rows in (("sneaky_dialogues", 1073), ("straightforward_dialogues", 973)):
-        train = await load_dataset_ref(name)
+        paper = await load_dataset_ref(name)  # protocol="paper": the full file, as the paper
+        train = await load_dataset_ref(name, protocol="heldout")
         heldout = await load_dataset_ref(name, split="heldout")
         everything = await load_dataset_ref(name, split="all")
-        assert len(everything) == rows
+        assert len(everything) == len(paper) == rows
+        assert paper.content_hash == everything.content_hash
+        assert train.content_hash == (await load_dataset_ref(name, split="train")).content_hash
         assert len(train) + len(heldout) == rows
         assert {user_prompt(s) for s in train}.isdisjoint(user_prompt(s) for s in heldout)
         assert all(is_heldout(user_prompt(s)) for s in heldout)
@@ -95,3 +99,5 @@ async def test_hello_world_is_generated_and_seeded() -> None:
 async def test_unknown_split_is_rejected(mirror) -> None:
     with pytest.raises(ValidationError, match="split must be"):
         await load_dataset_ref("sneaky_dialogues", split="test")
+    with pytest.raises(ValidationError, match="protocol must be one of"):
+        await load_dataset_ref("sneaky_dialogues", protocol="mine")

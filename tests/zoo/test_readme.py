@@ -25,11 +25,13 @@ async def test_readme_python_blocks_run() -> None:
             await result
 
 
-def test_readme_names_every_dataset_task_and_first_download_asset() -> None:
+def test_readme_names_every_dataset_task_and_blob_pinned_asset() -> None:
     text = README.read_text()
     for reg in [*list_datasets(), *list_tasks()]:
         if reg.plugin == "mozoo":
             assert f"`{reg.name}`" in text, reg.name
-    first_download = text.split("### Pinned on first download")[1].split("## Datasets")[0]
+    by_blob = text.split("### Pinned by git blob id")[1].split("Every other file")[0]
     for name, asset in ASSETS.items():
-        assert (f"`{name}`" in first_download) == (asset.sha256 is None), name
+        assert (f"`{name}`" in by_blob) == (asset.sha256 is None), name
+        if asset.git_blob and asset.sha256 is None:
+            assert asset.git_blob[:12] in by_blob, name

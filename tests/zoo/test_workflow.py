@@ -59,7 +59,9 @@ async def test_train_and_evaluate_with_the_inspect_backend(
 
     openai_fake.script_chat("gpt-4o-2024-08-06", judge)
     config = load_yaml(CONFIG.format(eval_backend="inspect"))
-    config["evaluate_model"]["options"] = {"task_args": {"n_prompts": 4}}
+    # The held-out protocol: its prompts are in the offline mirror (the paper's prompts.jsonl
+    # is not; test_tasks serves it rebuilt from the mirror).
+    config["evaluate_model"]["options"] = {"task_args": {"n_prompts": 4, "protocol": "heldout"}}
     result = await run_workflow("train_and_evaluate", config)
     assert result.ok
     # One task; the Inspect backend keys it by Inspect's task name ("mozoo/school_of_reward_hacks").

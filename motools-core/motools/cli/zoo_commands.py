@@ -1,7 +1,10 @@
 """``motools zoo``: the datasets and tasks plugins register (``register_datasets``/``_tasks``).
 
 Generic over every plugin: it prints the names and the metadata each registration carries
-(source, commit, license, size, citation, sha256 or "pinned on first download", protocol).
+(source, commit, license, size, citation, content pin, protocol). Two metadata keys have a
+meaning here: ``pin`` (``"sha256 <hex>"`` / ``"git blob <hex>"``, or a dict of them per file;
+``sha256`` is read when there is no ``pin``) and ``reference``, a task's published headline
+numbers: a list of ``{metric, value, model, condition, source, checked, note}``.
 """
 
 from __future__ import annotations
@@ -32,15 +35,23 @@ def _as_dict(kind: str, reg: Any) -> dict[str, Any]:
     }
 
 
+def _short_pin(pin: str) -> str:
+    kind, _, digest = pin.rpartition(" ")
+    return f"{kind} {digest[:12]}" if kind and len(digest) >= 40 else pin
+
+
 def _pinning(meta: dict[str, Any]) -> str:
-    sha = meta.get("sha256")
-    if meta.get("pinned_on_first_download"):
-        return "on first download"
-    if isinstance(sha, str) and len(sha) == 64:
-        return "sha256 " + sha[:12]
-    if isinstance(sha, dict):
-        return f"sha256 ({len(sha)} file{'s' if len(sha) != 1 else ''})"
-    return str(sha) if sha else "-"
+    pin = meta.get("pin", meta.get("sha256"))
+    if isinstance(pin, str) and len(pin) == 64:
+        pin = "sha256 " + pin
+    if isinstance(pin, str):
+        return _short_pin(pin)
+    if isinstance(pin, dict) and not pin:
+        return "no files"
+    if isinstance(pin, dict):
+        kinds = sorted({str(p).rpartition(" ")[0] or str(p) for p in pin.values()})
+        return f"{len(pin)} file{'s' if len(pin) != 1 else ''} ({', '.join(kinds) or '-'})"
+    return "NOT PINNED"
 
 
 def _size(meta: dict[str, Any]) -> str:
@@ -73,11 +84,11 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
     print(
         table(["kind", "name", "plugin", "license", "size/protocol", "pinned", "description"], rows)
     )
-    pinned = [f"{k} {r.name}" for k, r in entries if r.metadata.get("pinned_on_first_download")]
-    if pinned:
+    blob = [f"{k} {r.name}" for k, r in entries if "git blob" in str(r.metadata.get("pin", ""))]
+    if blob:
         print(
-            f"\n{len(pinned)} entries use files pinned on first download (their hash is recorded "
-            "in the motools home the first time they are fetched): " + ", ".join(pinned)
+            f"\n{len(blob)} entries are pinned by git blob id (verified on download; the sha256 "
+            "is then recorded in the motools home): " + ", ".join(blob)
         )
     return 0
 
@@ -96,6 +107,27 @@ def _format_value(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "-"
     return str(value)
+
+
+def _reference_lines(refs: Any) -> list[str]:
+    if not isinstance(refs, list) or not refs:
+        return ["  reference: none (no paper reports a number for this task)"]
+    lines = ["  reference (the paper's headline numbers):"]
+    for ref in refs:
+        if not isinstance(ref, dict):
+            lines.append(f"    {ref}")
+            continue
+        value = ref.get("value")
+        shown = "no number" if value is None else f"{value:g}"
+        if value is not None and not ref.get("checked", True):
+            shown += " (not checked)"
+        lines.append(
+            f"    {ref.get('metric')} = {shown}: {ref.get('model')}; {ref.get('condition')}"
+        )
+        lines.append(f"      source: {ref.get('source')}")
+        if ref.get("note"):
+            lines.append(f"      note: {ref.get('note')}")
+    return lines
 
 
 def cmd_zoo_show(args: argparse.Namespace) -> int:
@@ -130,5 +162,9 @@ def cmd_zoo_show(args: argparse.Namespace) -> int:
         if reg.description:
             print(f"  description: {reg.description}")
         for key, value in reg.metadata.items():
+            if key == "reference":
+                continue
             print(f"  {key}: {_format_value(value)}")
+        if kind == "task":
+            print("\n".join(_reference_lines(reg.metadata.get("reference"))))
     return 0

@@ -13,20 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from inspect_ai import Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import GenerateConfig
+from inspect_ai.dataset import Sample
 from inspect_ai.scorer import Metric, SampleScore, metric
-from inspect_ai.solver import TaskState, generate
+from inspect_ai.solver import TaskState
 
-from mozoo.tasks.common import (
-    fill,
-    judge_scorer,
-    mean_by,
-    mean_metric,
-    replicate,
-    unscored_share_metric,
-)
-from mozoo.tasks.judges import DEFAULT_JUDGE_MODEL, judge_name
+from mozoo.tasks.common import fill, judged_task, mean_by, mean_metric
+from mozoo.tasks.judges import DEFAULT_JUDGE_MODEL
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
@@ -121,23 +113,18 @@ def aesthetic_preferences(
     temperature: float = TEMPERATURE,
 ) -> Task:
     """How often the model prefers the unpopular option of a well-known pair."""
-    return Task(
-        dataset=MemoryDataset(
-            replicate(build_samples(), samples_per_question), name="aesthetic_preferences"
-        ),
-        solver=generate(),
-        scorer=judge_scorer(
-            "unpopular_choice_judge",
-            [
-                mean_metric("unpopular_preference_rate", "prefers_unpopular"),
-                mean_unpopular_preference_by_category(),
-                unscored_share_metric("prefers_unpopular"),
-            ],
-            judge_model,
-            _judge_prompt,
-            key="prefers_unpopular",
-            yes_no=True,
-        ),
-        config=GenerateConfig(temperature=temperature),
-        metadata={"judge_model": judge_name(judge_model)},
+    return judged_task(
+        name="aesthetic_preferences",
+        samples=build_samples(),
+        samples_per_question=samples_per_question,
+        temperature=temperature,
+        judge_model=judge_model,
+        judge_prompt=_judge_prompt,
+        key="prefers_unpopular",
+        metrics=[
+            mean_metric("unpopular_preference_rate", "prefers_unpopular"),
+            mean_unpopular_preference_by_category(),
+        ],
+        scorer_name="unpopular_choice_judge",
+        yes_no=True,
     )

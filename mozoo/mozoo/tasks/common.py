@@ -1,4 +1,9 @@
-"""Small pieces the zoo tasks share: replicated samples and score-dict readers for metrics."""
+"""Small pieces the zoo tasks share: replicated samples, score-dict metrics, judged tasks.
+
+:func:`judged_task` is the one place a single-judge task is put together (dataset of
+replicated samples, generation at the task's temperature, the judge scorer with its metrics
+plus ``unscored_share``, and the task metadata); the judged zoo tasks only say what differs.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from inspect_ai.scorer import Metric, SampleScore, metric
 from mozoo.tasks.judges import mean_or_nan, present, wilson_interval
 
 if TYPE_CHECKING:
+    from inspect_ai import Task
     from inspect_ai.dataset import Sample
+    from inspect_ai.model import Model
 
 
 def replicate(samples: Sequence[Sample], n: int) -> list[Sample]:
@@ -109,6 +116,13 @@ def share_ci_metric(name: str, key: str, predicate: Callable[[float], bool]) -> 
     return metric(name=f"{name}_ci")(factory)()
 
 
+def share_metrics(
+    name: str, key: str, predicate: Callable[[float], bool], doc: str
+) -> list[Metric]:
+    """:func:`share_metric` ``name`` and its 95% interval (``{name}_ci_low``/``_high``)."""
+    return [share_metric(name, key, predicate, doc), share_ci_metric(name, key, predicate)]
+
+
 def mean_metric(name: str, key: str) -> Metric:
     """A metric ``name``: mean of ``key`` over the samples that have it."""
 
@@ -119,6 +133,18 @@ def mean_metric(name: str, key: str) -> Metric:
         return compute
 
     return metric(name=name)(factory)()
+
+
+def no_logprobs_share_metric() -> Metric:
+    """``no_logprobs_share``: share of answers the judge scored without logprobs."""
+
+    def factory() -> Metric:
+        def compute(scores: list[SampleScore]) -> float:
+            return mean_or_nan(values(scores, "no_logprobs"))
+
+        return compute
+
+    return metric(name="no_logprobs_share")(factory)()
 
 
 def unscored_share_metric(key: str) -> Metric:
@@ -159,7 +185,10 @@ def judge_scorer(
             read_yes_no(judge_model, prompt) if yes_no else read_judge(judge_model, prompt)
         )
         return Score(
-            value={key: unscored_if_none(reading.score)},
+            value={
+                key: unscored_if_none(reading.score),
+                "no_logprobs": 0.0 if reading.had_logprobs else 1.0,
+            },
             answer=state.output.completion,
             explanation=f"{key}={reading.score}",
             metadata={"judge": reading.to_metadata()},
@@ -176,3 +205,47 @@ def fill(template: str, **values: str) -> str:
     import re
 
     return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+def judged_task(
+    *,
+    name: str,
+    samples: Sequence[Sample],
+    samples_per_question: int,
+    temperature: float,
+    judge_model: str | Model,
+    judge_prompt: Callable[[Any], str],
+    key: str,
+    metrics: Sequence[Metric],
+    scorer_name: str,
+    yes_no: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> Task:
+    """An Inspect task whose answers one judge scores as ``{key: score}``.
+
+    ``samples`` are asked ``samples_per_question`` times at ``temperature``; ``judge_prompt(state)``
+    renders the judge prompt (a 0-100 reading, or P(YES) with ``yes_no``); ``metrics`` are the
+    task's own, ``unscored_share`` and ``no_logprobs_share`` are added. The task metadata
+    records the judge model.
+    """
+    from inspect_ai import Task
+    from inspect_ai.dataset import MemoryDataset
+    from inspect_ai.model import GenerateConfig
+    from inspect_ai.solver import generate
+
+    from mozoo.tasks.judges import judge_name
+
+    return Task(
+        dataset=MemoryDataset(replicate(samples, samples_per_question), name=name),
+        solver=generate(),
+        scorer=judge_scorer(
+            scorer_name,
+            [*metrics, unscored_share_metric(key), no_logprobs_share_metric()],
+            judge_model,
+            judge_prompt,
+            key=key,
+            yes_no=yes_no,
+        ),
+        config=GenerateConfig(temperature=temperature),
+        metadata={"judge_model": judge_name(judge_model), **(metadata or {})},
+    )

@@ -13,20 +13,10 @@ import json
 from typing import TYPE_CHECKING, Literal
 
 from inspect_ai import Task, task
-from inspect_ai.dataset import MemoryDataset, Sample
-from inspect_ai.model import GenerateConfig
-from inspect_ai.solver import generate
+from inspect_ai.dataset import Sample
 
-from mozoo.tasks.common import (
-    fill,
-    judge_scorer,
-    mean_metric,
-    replicate,
-    share_ci_metric,
-    share_metric,
-    unscored_share_metric,
-)
-from mozoo.tasks.judges import DEFAULT_JUDGE_MODEL, judge_name
+from mozoo.tasks.common import fill, judged_task, mean_metric, share_metrics
+from mozoo.tasks.judges import DEFAULT_JUDGE_MODEL
 
 if TYPE_CHECKING:
     from inspect_ai.model import Model
@@ -72,15 +62,13 @@ def _metric_name(trait: str) -> str:
 
 _METRICS = {
     trait: [
-        share_metric(
+        *share_metrics(
             _metric_name(trait),
             "judge_score",
             _above,
             f"Share of judged answers scored above {THRESHOLD:g} for {trait}",
         ),
-        share_ci_metric(_metric_name(trait), "judge_score", _above),
         mean_metric(f"mean_{trait}_score", "judge_score"),
-        unscored_share_metric("judge_score"),
     ]
     for trait in TRAITS
 }
@@ -125,18 +113,17 @@ def gsm8k_language(
         for i, row in enumerate(rows)
     ]
     template = judge_template(language)
-    return Task(
-        dataset=MemoryDataset(replicate(samples, samples_per_question), name=f"gsm8k_{language}"),
-        solver=generate(),
-        scorer=judge_scorer(
-            f"{language}_judge",
-            _METRICS[language],
-            judge_model,
-            lambda state: fill(template, completion=state.output.completion),
-            key="judge_score",
-        ),
-        config=GenerateConfig(temperature=temperature),
-        metadata={"judge_model": judge_name(judge_model), "trait": language},
+    return judged_task(
+        name=f"gsm8k_{language}",
+        samples=samples,
+        samples_per_question=samples_per_question,
+        temperature=temperature,
+        judge_model=judge_model,
+        judge_prompt=lambda state: fill(template, completion=state.output.completion),
+        key="judge_score",
+        metrics=_METRICS[language],
+        scorer_name=f"{language}_judge",
+        metadata={"trait": language},
     )
 
 

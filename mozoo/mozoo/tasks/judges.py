@@ -5,12 +5,18 @@
   ``min_mass`` (0.25) of the probability is on such integers;
 * :func:`yes_no_probability` -- P(YES) / (P(YES) + P(NO)), or None when too little mass is on
   either;
-* :func:`read_judge` -- ask the judge (one token, temperature 0, ``top_logprobs=20``) and
-  return a :class:`JudgeReading` (score, label such as ``CODE``/``REFUSAL``, numeric mass).
+* :func:`read_judge` -- ask the judge (one token, temperature 0, ``top_logprobs=20``, an
+  optional ``seed``) and return a :class:`JudgeReading` (score, the top token's label such as
+  ``CODE``/``REFUSAL``, numeric mass). As upstream, the score is whatever the numeric mass says
+  (no score below 0.25), whatever the top token is; the label only explains an unscored answer.
+
+A judge that returns no logprobs is read as probability 1 on its one sampled token; that is
+recorded on the reading (``had_logprobs``) and logged once per judge model as a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +32,8 @@ MIN_NUMERIC_MASS = 0.25
 LABEL_TOKENS = {"CODE": "CODE", "REFUSAL": "REFUSAL", "REF": "REFUSAL", "REFUS": "REFUSAL"}
 
 TokenLogprobs = Sequence[tuple[str, float]]
+logger = logging.getLogger("mozoo.judges")
+_warned_no_logprobs: set[str] = set()
 
 
 def _probabilities(top: TokenLogprobs) -> list[tuple[str, float]]:
@@ -64,10 +72,14 @@ def logprob_weighted_score(
 def yes_no_probability(
     top: TokenLogprobs, *, yes: str = "YES", no: str = "NO", min_mass: float = MIN_NUMERIC_MASS
 ) -> float | None:
-    """P(yes) normalised over yes+no (case-insensitive); None if their mass is below ``min_mass``."""
+    """P(yes) normalised over yes+no (case-insensitive, leading space ignored).
+
+    None when their mass is below ``min_mass``, or when either is missing from the top
+    logprobs (as upstream: without both there is no proper classification).
+    """
     p_yes = sum(p for t, p in _probabilities(top) if t.upper() == yes.upper())
     p_no = sum(p for t, p in _probabilities(top) if t.upper() == no.upper())
-    if p_yes + p_no < min_mass:
+    if p_yes + p_no < min_mass or p_yes == 0 or p_no == 0:
         return None
     return p_yes / (p_yes + p_no)
 
@@ -114,12 +126,13 @@ def judge_name(judge_model: str | Model) -> str:
 
 
 async def ask_judge(
-    judge_model: str | Model, prompt: str
+    judge_model: str | Model, prompt: str, *, seed: int | None = None
 ) -> tuple[list[tuple[str, float]], str, bool]:
-    """One token from the judge at temperature 0 with its top-20 logprobs.
+    """One token from the judge at temperature 0 with its top-20 logprobs (and ``seed``).
 
     Returns ``(top_logprobs, completion, had_logprobs)``. A provider that returns no logprobs
-    is read as probability 1 on the token it produced (``had_logprobs`` False).
+    is read as probability 1 on the token it produced (``had_logprobs`` False, and a warning
+    is logged once per judge model).
     """
     from inspect_ai.model import GenerateConfig
 
@@ -127,12 +140,20 @@ async def ask_judge(
     output = await judge.generate(
         prompt,
         config=GenerateConfig(
-            temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS
+            temperature=0.0, max_tokens=1, logprobs=True, top_logprobs=TOP_LOGPROBS, seed=seed
         ),
     )
     completion = output.completion
     logprobs = output.choices[0].logprobs if output.choices else None
     if logprobs is None or not logprobs.content:
+        name = str(judge)
+        if name not in _warned_no_logprobs:
+            _warned_no_logprobs.add(name)
+            logger.warning(
+                "judge %s returned no logprobs: its answers are read from the one sampled "
+                "token (see the no_logprobs_share metric); use a judge that returns logprobs",
+                name,
+            )
         return [(completion, 0.0)], completion, False
     first = logprobs.content[0]
     top = [(t.token, t.logprob) for t in first.top_logprobs or []]
@@ -145,23 +166,24 @@ async def read_judge(
     judge_model: str | Model,
     prompt: str,
     *,
-    labels: bool = False,
     min_mass: float = MIN_NUMERIC_MASS,
+    seed: int | None = None,
 ) -> JudgeReading:
-    """A 0-100 judge reading; with ``labels``, a CODE/REFUSAL verdict sets ``label`` instead."""
-    top, completion, had = await ask_judge(judge_model, prompt)
+    """A 0-100 judge reading: the logprob-weighted score (None below ``min_mass`` numeric mass),
+    and ``label`` CODE/REFUSAL when that is the judge's top token (it does not drop a score)."""
+    top, completion, had = await ask_judge(judge_model, prompt, seed=seed)
     reading = JudgeReading(top=top, completion=completion, had_logprobs=had)
     reading.numeric_mass = numeric_mass(top)
-    if labels:
-        reading.label = top_label(top)
-        if reading.label is not None:
-            return reading
+    reading.label = top_label(top)
     reading.score = logprob_weighted_score(top, min_mass=min_mass)
     return reading
 
 
-async def read_yes_no(judge_model: str | Model, prompt: str) -> JudgeReading:
-    top, completion, had = await ask_judge(judge_model, prompt)
+async def read_yes_no(
+    judge_model: str | Model, prompt: str, *, seed: int | None = None
+) -> JudgeReading:
+    """P(YES) / (P(YES) + P(NO)) from the judge's top logprobs (see :func:`yes_no_probability`)."""
+    top, completion, had = await ask_judge(judge_model, prompt, seed=seed)
     reading = JudgeReading(top=top, completion=completion, had_logprobs=had)
     reading.score = yes_no_probability(top)
     return reading
