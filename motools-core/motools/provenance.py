@@ -42,9 +42,15 @@ def _collect_versions() -> dict[str, str]:
 
 
 def record_dataset(store: Store, dataset: JSONLDataset) -> str:
-    """Keep the dataset's bytes (once per content hash) and return its artifact id."""
+    """Keep the dataset's bytes (once per content hash) and return its artifact id.
+
+    A stored blob that fails its checksum is written again from ``dataset``.
+    """
     artifact = f"dataset:{dataset.content_hash}"
-    if store.get_artifact(artifact) is None:
+    existing = store.get_artifact(artifact)
+    if existing is not None and existing["blob"] and not store.blob_ok(existing["blob"]):
+        store.put_blob(dataset.to_jsonl_bytes())  # repairs the damaged blob in place
+    if existing is None:
         blob = store.put_blob(dataset.to_jsonl_bytes())
         store.put_artifact(
             artifact,
@@ -62,8 +68,15 @@ def record_dataset(store: Store, dataset: JSONLDataset) -> str:
 
 
 def record_training(
-    store: Store, key: str, fields: dict[str, Any], job_id: str, dataset_artifact: str
+    store: Store,
+    key: str,
+    fields: dict[str, Any],
+    job_id: str,
+    dataset_artifact: str,
+    *,
+    replace: bool = False,
 ) -> str:
+    """Record the training job; ``replace`` when a forced re-run supersedes an earlier job."""
     artifact = f"training:{key}"
     store.put_artifact(
         artifact,
@@ -71,6 +84,7 @@ def record_training(
         inputs=[dataset_artifact],
         config={**fields, "job_id": job_id},
         versions=versions(),
+        replace=replace,
     )
     return artifact
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -199,22 +198,40 @@ async def test_backend_can_declare_a_model_gone(
     assert found.outcome == "miss" and "retired" in found.reason
 
 
-async def test_corrupt_record_is_reported_and_treated_as_a_miss(
+def _tamper(store: Store, key: str) -> None:
+    with sqlite3.connect(store.root / "index.db") as conn:
+        conn.execute('UPDATE records SET value = \'{"model_id": "tampered"}\' WHERE key = ?', (key,))
+
+
+async def test_a_damaged_training_record_is_restored_from_its_copy(
     tmp_path: Path, store: Store, dataset: JSONLDataset
 ) -> None:
     backend = cached(tmp_path, store)
+    first = await train(backend, dataset)
+    key = store.records()[0].key
+    _tamper(store, key)
+    with pytest.warns(RuntimeWarning, match="checksum.*restored it from its copy"):
+        run = await train(backend, dataset)
+    assert run.from_cache and run.model_id == first.model_id
+    assert job_count(tmp_path / "jobs.log") == 1
+    assert store.get(key).value["model_id"] == first.model_id  # the row itself is repaired
+
+
+async def test_a_damaged_training_record_without_a_copy_stops_and_never_resubmits(
+    tmp_path: Path, store: Store, dataset: JSONLDataset
+) -> None:
+    from motools.cache.store import DamagedRecord
+
+    backend = cached(tmp_path, store)
     await train(backend, dataset)
     key = store.records()[0].key
-    with sqlite3.connect(store.root / "index.db") as conn:
-        conn.execute(
-            'UPDATE records SET value = \'{"model_id": "tampered"}\' WHERE key = ?', (key,)
-        )
-    with pytest.warns(RuntimeWarning, match="checksum"):
-        assert store.get(key) is None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        run = await train(backend, dataset)
-    assert not run.from_cache and run.model_id != "tampered"
+    _tamper(store, key)
+    for copy in (store.root / "copies" / "records").rglob("*.json"):
+        copy.unlink()
+    with pytest.raises(DamagedRecord, match=rf"record {key[:12]}.*cache verify --repair"):
+        await train(backend, dataset)
+    assert job_count(tmp_path / "jobs.log") == 1
+    assert store.records(kind="training") == []  # listed as damaged, not silently replaced
 
 
 async def test_corrupt_eval_blob_is_a_miss(store: Store) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+import uuid
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from motools.cache.keys import eval_key_fields, key_of, task_identity, training_key_fields
 from motools.cache.store import Store, open_store
+from motools.errors import MotoolsError
 from motools.evals.base import (
     EvalBackend,
     EvalJob,
@@ -44,6 +46,22 @@ if TYPE_CHECKING:
 
 class CacheWarning(UserWarning):
     """A cache entry could not be used (expired model, corrupt record, uncacheable task)."""
+
+
+class SubmissionInDoubt(MotoolsError):
+    """A submission was interrupted and the backend cannot say whether the job exists."""
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+#: The status of a training record written just before the provider is asked for the job.
+SUBMITTING = "submitting"
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 @dataclass
@@ -244,6 +262,15 @@ class CachedTrainingBackend(TrainingBackend):
             if gone:
                 return Lookup(key, fields, "miss", gone, record)
             return Lookup(key, fields, "hit", f"job {record.label} succeeded", record)
+        if record.status == SUBMITTING:
+            return Lookup(
+                key,
+                fields,
+                "submitting",
+                "a submission of this job was started and not recorded (in progress, or "
+                "interrupted)",
+                record,
+            )
         return Lookup(key, fields, "in_flight", f"job {record.label} is {record.status}", record)
 
     async def _model_gone(self, record: Any) -> str | None:
@@ -300,8 +327,12 @@ class CachedTrainingBackend(TrainingBackend):
                     again = await self._classify(key, fields)
                     if not force and again.outcome in ("hit", "in_flight"):
                         continue  # another process finished submitting while we waited
+                    if again.outcome == "submitting":  # its submitter died mid-submission
+                        recovered = await self._recover_submission(key, again.record)
+                        if recovered is not None:
+                            return recovered
                     return await self._submit(
-                        key, fields, dataset, model, hyperparameters, suffix, options
+                        key, fields, dataset, model, hyperparameters, suffix, options, force
                     )
                 finally:
                     self.store.release_claim(key, token)
@@ -309,6 +340,30 @@ class CachedTrainingBackend(TrainingBackend):
                 raise TimeoutError(f"another process has held cache key {key[:12]} for too long")
             await asyncio.sleep(0.1)
             force = False  # the other process's submission serves us too
+
+    async def _recover_submission(self, key: str, record: Any) -> TrackedRun | None:
+        """A process died between asking the provider for a job and recording it: find it.
+
+        Returns the re-attached run, or None when the provider has no such job (nothing was
+        paid; the caller submits). A backend that cannot look submissions up gets an error:
+        guessing could pay twice.
+        """
+        submission = str(record.value.get("submission", ""))
+        if not self.backend.supports_submission_lookup:
+            raise SubmissionInDoubt(
+                f"a submission of training job {key[:12]} to the {self.name} backend was "
+                f"interrupted (at {_when(record.updated_at)}) before its job id was recorded, "
+                f"and the {self.name} backend cannot be asked whether the job exists. Check the "
+                f"provider's job list; if there is no such job, run `motools cache forget "
+                f"{key[:12]}` and try again",
+                key,
+            )
+        inner = await self.backend.find_submitted(submission)
+        if inner is None:
+            self.store.delete(key)
+            return None
+        self._record_submitted(key, record.fields, inner, record.value)
+        return TrackedRun(inner, self, key, attached=True)
 
     async def _submit(
         self,
@@ -319,11 +374,47 @@ class CachedTrainingBackend(TrainingBackend):
         hyperparameters: Mapping[str, Any] | None,
         suffix: str | None,
         options: dict[str, Any],
+        force: bool = False,
     ) -> TrackedRun:
         from motools import provenance
 
         dataset_artifact = provenance.record_dataset(self.store, dataset)
-        inner = await self.backend.train(dataset, model, hyperparameters, suffix, **options)
+        # A forced re-run keeps the old run as history (listed as superseded).
+        superseded = self.store.supersede(key) if force else None
+        submission = uuid.uuid4().hex
+        value = {
+            "submission": submission,
+            "dataset_artifact": dataset_artifact,
+            "submitted_at": time.time(),
+            **({"supersedes": superseded} if superseded else {}),
+        }
+        # Written *before* the call: a process killed inside it leaves this record, and the
+        # next run asks the provider for the job by its token instead of paying again.
+        self.store.put(key, kind="training", status=SUBMITTING, fields=fields,
+                       backend=self.name, value=value)
+        extra = {"submission": submission} if self.backend.supports_submission_lookup else {}
+        try:
+            inner = await self.backend.train(
+                dataset, model, hyperparameters, suffix, **options, **extra
+            )
+        except Exception:
+            # The backend says it did not submit (a validation error, a refused request).
+            self.store.delete(key)
+            if superseded:
+                self.store.move(superseded, key)
+            raise
+        self._record_submitted(key, fields, inner, value)
+        provenance.record_training(
+            self.store, key, fields, inner.job_id, dataset_artifact, replace=bool(superseded)
+        )
+        run = TrackedRun(inner, self, key, attached=False)
+        if inner.status == SUCCEEDED and inner.model_id:
+            self._record_progress(key, inner)
+        return run
+
+    def _record_submitted(
+        self, key: str, fields: dict[str, Any], inner: TrainingRun, value: Mapping[str, Any]
+    ) -> None:
         state = dict(inner.to_state())
         self.store.put(
             key,
@@ -333,19 +424,8 @@ class CachedTrainingBackend(TrainingBackend):
             backend=self.name,
             label=inner.job_id,
             expires_at=_expiry(state),
-            value={
-                "state": state,
-                "job_id": inner.job_id,
-                "model_id": inner.model_id,
-                "dataset_artifact": dataset_artifact,
-                "submitted_at": time.time(),
-            },
+            value={**value, "state": state, "job_id": inner.job_id, "model_id": inner.model_id},
         )
-        provenance.record_training(self.store, key, fields, inner.job_id, dataset_artifact)
-        run = TrackedRun(inner, self, key, attached=False)
-        if inner.status == SUCCEEDED and inner.model_id:
-            self._record_progress(key, inner)
-        return run
 
     def _record_progress(self, key: str, inner: TrainingRun) -> None:
         record = self.store.get(key)
@@ -371,10 +451,18 @@ class CachedTrainingBackend(TrainingBackend):
 class CachedEvalBackend(EvalBackend):
     """Wraps any evaluation backend; same model, tasks and options, evaluated once."""
 
-    def __init__(self, backend: Any, store: Store | None = None, *, force: bool = False) -> None:
+    def __init__(
+        self,
+        backend: Any,
+        store: Store | None = None,
+        *,
+        force: bool = False,
+        claim_timeout: float = 6 * 3600.0,
+    ) -> None:
         self.backend = as_eval_backend(backend)
         self.store = store or open_store()
         self.force = force
+        self.claim_timeout = claim_timeout
         self.name = self.backend.name
         self.cache_version = self.backend.cache_version
 
@@ -401,59 +489,95 @@ class CachedEvalBackend(EvalBackend):
             return Lookup(key, fields, "miss", "no entry for this key", record)
         return Lookup(key, fields, "hit", "evaluated before", record)
 
+    def _cached_results(self, found: Lookup) -> EvalResults | None:
+        """The results a hit points at, or None (with a warning) if they cannot be read."""
+        try:
+            cached = EvalResults.from_dict(
+                self.store.get_json_blob(found.record.value["results_blob"])
+            )
+        except Exception as exc:  # a damaged blob is a miss, never a crash
+            warnings.warn(
+                f"cached results {found.key[:12]} unreadable ({exc}); re-evaluating",
+                CacheWarning,
+                stacklevel=3,
+            )
+            return None
+        cached.metadata["from_cache"] = True
+        cached.metadata["cache_key"] = found.key
+        return cached
+
     async def evaluate(self, model_id: str, eval_suite: EvalSuite, **options: Any) -> EvalJob:
+        """Results from the cache, or a new evaluation -- one per key across processes.
+
+        Like training, an evaluation claims its key first: a second process (or coroutine)
+        asking for the same evaluation while it runs waits for its results instead of
+        paying for the same judge calls again. A claimant that died is taken over.
+        """
         found = self.lookup(model_id, eval_suite, **options)
         if not found.key:
             warnings.warn(f"evaluation not cached: {found.reason}", CacheWarning, stacklevel=2)
             return await self.backend.evaluate(model_id, eval_suite, **options)
+        job_args = {"model_id": model_id, "eval_suite": eval_suite, "backend_name": self.name}
         if found.outcome == "hit" and not self.force:
-            try:
-                cached = EvalResults.from_dict(
-                    self.store.get_json_blob(found.record.value["results_blob"])
-                )
-            except Exception as exc:  # a damaged blob is a miss, never a crash
-                warnings.warn(
-                    f"cached results {found.key[:12]} unreadable ({exc}); re-evaluating",
-                    CacheWarning,
-                    stacklevel=2,
-                )
-            else:
-                cached.metadata["from_cache"] = True
-                cached.metadata["cache_key"] = found.key
+            cached = self._cached_results(found)
+            if cached is not None:
                 return EvalJob(
-                    _ready(cached),
-                    model_id=model_id,
-                    eval_suite=eval_suite,
-                    backend_name=self.name,
-                    job_id=f"cached-{found.key[:12]}",
-                    from_cache=True,
+                    _ready(cached), job_id=f"cached-{found.key[:12]}", from_cache=True, **job_args
                 )
-        inner = await self.backend.evaluate(model_id, eval_suite, **options)
+        token = self.store.try_claim(found.key, stale_after=self.claim_timeout)
+        if token is None:  # someone is evaluating exactly this now: wait for their results
+            return EvalJob(self._await_other(found, model_id, eval_suite, options), **job_args)
+        try:
+            inner = await self.backend.evaluate(model_id, eval_suite, **options)
+        except BaseException:
+            self.store.release_claim(found.key, token)
+            raise
         return EvalJob(
-            self._finish(inner, found.key, found.fields, model_id),
-            model_id=model_id,
-            eval_suite=eval_suite,
-            backend_name=self.name,
+            self._finish(inner, found.key, found.fields, model_id, token),
             job_id=inner.job_id,
+            **job_args,
         )
 
+    async def _await_other(
+        self, found: Lookup, model_id: str, eval_suite: EvalSuite, options: dict[str, Any]
+    ) -> EvalResults:
+        deadline = time.monotonic() + self.claim_timeout
+        while True:
+            await asyncio.sleep(0.1)
+            again = self.lookup(model_id, eval_suite, **options)
+            if again.outcome == "hit":
+                cached = self._cached_results(again)
+                if cached is not None:
+                    return cached
+            token = self.store.try_claim(found.key, stale_after=self.claim_timeout)
+            if token is not None:  # the other evaluation failed or its process died
+                inner = await self.backend.evaluate(model_id, eval_suite, **options)
+                return await self._finish(inner, found.key, found.fields, model_id, token)
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"another process has held evaluation key {found.key[:12]} for too long"
+                )
+
     async def _finish(
-        self, inner: EvalJob, key: str, fields: dict[str, Any], model_id: str
+        self, inner: EvalJob, key: str, fields: dict[str, Any], model_id: str, token: str
     ) -> EvalResults:
         from motools import provenance
 
-        results = await inner.wait()
-        blob = self.store.put_json_blob(results.to_dict())
-        self.store.put(
-            key,
-            kind="eval",
-            status=SUCCEEDED,
-            fields=fields,
-            backend=self.name,
-            label=inner.job_id,
-            value={"results_blob": blob, "model_id": model_id},
-        )
-        provenance.record_eval(self.store, key, fields, model_id, blob)
+        try:
+            results = await inner.wait()
+            blob = self.store.put_json_blob(results.to_dict())
+            self.store.put(
+                key,
+                kind="eval",
+                status=SUCCEEDED,
+                fields=fields,
+                backend=self.name,
+                label=inner.job_id,
+                value={"results_blob": blob, "model_id": model_id},
+            )
+            provenance.record_eval(self.store, key, fields, model_id, blob)
+        finally:
+            self.store.release_claim(key, token)
         results.metadata.setdefault("cache_key", key)
         return results
 

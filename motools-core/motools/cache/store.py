@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from motools.atomic import atomic_write
+from motools.errors import MotoolsError
 from motools.paths import home
 
 SCHEMA_VERSION = 1
@@ -119,6 +120,28 @@ class CorruptRecord(Exception):
     """A record that fails its checksum or cannot be decoded."""
 
 
+class StoreError(MotoolsError):
+    """The store cannot be used as asked: damaged, read-only, or not a folder."""
+
+
+class DamagedRecord(StoreError):
+    """A record of a possibly running job is damaged and has no intact copy.
+
+    Never treated as a miss: a miss would submit (and pay for) the job again.
+    """
+
+    def __init__(self, message: str, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+#: Record kinds that describe paid work: kept twice (index row + a copy file) and never
+#: silently dropped when damaged.
+DURABLE_KINDS = ("training", "eval")
+#: Statuses of jobs that may still be running at the provider.
+IN_FLIGHT_STATUSES = ("submitting", "pending", "queued", "running")
+
+
 class Store:
     """The motools store at ``root``. Safe to share between threads and processes."""
 
@@ -128,36 +151,118 @@ class Store:
         self._local = threading.local()
         self._init_lock = threading.Lock()
         self._initialised = False
+        #: True when the store was opened read-only (a read-only filesystem or folder).
+        self.read_only = False
 
     # -- connection -------------------------------------------------------------------------
+    @property
+    def index_path(self) -> Path:
+        return self.root / "index.db"
+
+    @property
+    def copies_dir(self) -> Path:
+        """Second copies of training/eval records and of artifacts (see :meth:`rebuild_index`)."""
+        return self.root / "copies"
+
     def _connect(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
-        self.root.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(self.root / "index.db", timeout=30.0, isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=30000")
-        with self._init_lock:
-            if not self._initialised:
-                conn.executescript(_SCHEMA)
-                self._initialised = True
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(
+                f"the motools home {self.root} is a file, not a folder: point MOTOOLS_HOME at "
+                "a folder (it is created if missing)"
+            )
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            conn = self._open_writable()
+        except (PermissionError, sqlite3.OperationalError) as exc:
+            conn = self._open_read_only(exc)
         self._local.conn = conn
         return conn
+
+    def _open_writable(self) -> sqlite3.Connection:
+        if self.index_path.exists() and not _looks_like_sqlite(self.index_path):
+            self._rebuild_damaged("its header is not a SQLite database header")
+            rebuilt: sqlite3.Connection | None = getattr(self._local, "conn", None)
+            if rebuilt is not None:
+                return rebuilt
+        conn = sqlite3.connect(self.index_path, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            with self._init_lock:
+                if not self._initialised:
+                    conn.executescript(_SCHEMA)
+                    self._initialised = True
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and _is_read_only_error(exc):
+                raise
+            raise self._damaged_error(exc) from None
+        self.read_only = False
+        return conn
+
+    def _open_read_only(self, cause: BaseException) -> sqlite3.Connection:
+        """Reading a store on a read-only filesystem (or folder): listings still work."""
+        if not self.index_path.is_file():
+            raise StoreError(
+                f"the motools store at {self.root} cannot be created: {cause}. Point "
+                "MOTOOLS_HOME at a writable folder"
+            ) from None
+        uri = f"file:{self.index_path}?immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
+            conn.execute("SELECT COUNT(*) FROM records").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._damaged_error(exc) from None
+        self.read_only = True
+        return conn
+
+    def _damaged_error(self, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"the motools index {self.index_path} is damaged ({exc}). Run `motools cache "
+            "verify --repair` to rebuild it from the record copies in "
+            f"{self.copies_dir}"
+        )
+
+    def _read_only_error(self) -> StoreError:
+        return StoreError(
+            f"the motools store at {self.root} is read-only: listing works, but this command "
+            "needs to write. Point MOTOOLS_HOME at a writable copy of the store"
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """An IMMEDIATE transaction: one writer at a time across processes."""
         conn = self._connect()
-        conn.execute("BEGIN IMMEDIATE")
+        if self.read_only:
+            raise self._read_only_error()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from None
         try:
             yield conn
-        except BaseException:
+        except BaseException as exc:
             conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise self._translate(exc) from None
             raise
         else:
             conn.execute("COMMIT")
+
+    def _translate(self, exc: sqlite3.DatabaseError) -> StoreError:
+        if _is_read_only_error(exc):
+            return self._read_only_error()
+        return self._damaged_error(exc)
+
+    def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._connect().execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from None
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -170,9 +275,23 @@ class Store:
         """Store ``data`` under its sha256 (atomically: temp file, fsync, rename)."""
         digest = hashlib.sha256(data).hexdigest()
         path = self.blob_dir / digest[:2] / digest
-        if not path.exists():
+        if not self.blob_ok(digest):  # missing, or damaged: (re)write it
+            if self.read_only:
+                raise self._read_only_error()
             atomic_write(path, data)
         return digest
+
+    def blob_ok(self, digest: str) -> bool:
+        """Whether the blob exists and its bytes hash to its name."""
+        path = self.blob_path(digest)
+        try:
+            with path.open("rb") as fh:
+                h = hashlib.sha256()
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(chunk)
+        except OSError:
+            return False
+        return h.hexdigest() == digest
 
     def put_json_blob(self, value: Any) -> str:
         return self.put_blob(canonical_json(value).encode())
@@ -232,7 +351,66 @@ class Store:
                     expires_at,
                 ),
             )
-        return Record(key, kind, status, backend, label, fields, value, created, now, expires_at)
+        record = Record(key, kind, status, backend, label, fields, value, created, now, expires_at)
+        self._write_copy(record)
+        return record
+
+    # -- second copies of durable records -----------------------------------------------------
+    def _copy_path(self, key: str) -> Path:
+        return self.copies_dir / "records" / key[:2] / f"{key}.json"
+
+    def _write_copy(self, record: Record) -> None:
+        if record.kind not in DURABLE_KINDS:
+            return
+        data = record.to_dict()
+        data["checksum"] = sha256_text(canonical_json(data))
+        atomic_write(self._copy_path(record.key), canonical_json(data).encode())
+
+    def _read_copy(self, path: Path) -> Record | None:
+        try:
+            data = json.loads(path.read_bytes())
+            checksum = data.pop("checksum")
+        except (OSError, ValueError, KeyError, AttributeError):
+            return None
+        if sha256_text(canonical_json(data)) != checksum:
+            return None
+        return Record(
+            data["key"],
+            data["kind"],
+            data["status"],
+            data["backend"],
+            data["label"],
+            data["fields"],
+            data["value"],
+            data["created_at"],
+            data["updated_at"],
+            data["expires_at"],
+            data.get("schema_version", SCHEMA_VERSION),
+        )
+
+    def _restore(self, record: Record) -> None:
+        """Write ``record`` (from its copy) back into the index, as it was."""
+        value_json = canonical_json(record.value)
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO records (key, kind, schema_version, status, backend, label,"
+                " fields, value, checksum, created_at, updated_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record.key,
+                    record.kind,
+                    record.schema_version,
+                    record.status,
+                    record.backend,
+                    record.label,
+                    canonical_json(record.fields),
+                    value_json,
+                    sha256_text(value_json),
+                    record.created_at,
+                    record.updated_at,
+                    record.expires_at,
+                ),
+            )
 
     def update(
         self, key: str, *, status: str, value: dict[str, Any], expires_at: float | None = None
@@ -244,6 +422,11 @@ class Store:
                 " expires_at = COALESCE(?, expires_at) WHERE key = ?",
                 (status, value_json, sha256_text(value_json), time.time(), expires_at, key),
             )
+            row = conn.execute(
+                f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)
+            ).fetchone()
+        if row is not None and row[1] in DURABLE_KINDS:
+            self._write_copy(self._decode(row))
 
     def _decode(self, row: tuple[Any, ...]) -> Record:
         (
@@ -287,41 +470,51 @@ class Store:
     )
 
     def get(self, key: str) -> Record | None:
-        """The record at ``key``, or None (also for a corrupt record, with a warning)."""
-        try:
-            row = (
-                self._connect()
-                .execute(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,))
-                .fetchone()
-            )
-        except sqlite3.DatabaseError as exc:
-            warnings.warn(
-                f"motools store {self.root}: index unreadable ({exc}); treating as a miss",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-            return None
-        if row is None:
+        """The record at ``key``, or None.
+
+        A damaged record is recovered from its second copy when it has one. A damaged step
+        record is a miss (steps are free to redo); a damaged record of paid work with no intact
+        copy raises :class:`DamagedRecord`, never a miss that would pay again.
+        """
+        rows = self._query(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,))
+        if not rows:
             return None
         try:
-            return self._decode(row)
+            return self._decode(rows[0])
         except CorruptRecord as exc:
+            return self._recover(key, rows[0][1], exc)
+
+    def _recover(self, key: str, kind: str, exc: CorruptRecord) -> Record | None:
+        copy = self._read_copy(self._copy_path(key))
+        if copy is not None:
             warnings.warn(
-                f"motools store {self.root}: {exc}; treating it as a miss",
+                f"motools store {self.root}: {exc}; restored it from its copy",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
+            )
+            if not self.read_only:
+                self._restore(copy)
+            return copy
+        if kind == "step":
+            warnings.warn(
+                f"motools store {self.root}: {exc}; the step will run again",
+                RuntimeWarning,
+                stacklevel=3,
             )
             return None
+        raise DamagedRecord(
+            f"{exc} and has no intact copy; the {kind} job it describes may still be running, "
+            f"so motools will not submit it again. Check the job at the provider, then run "
+            f"`motools cache verify --repair` (drops the damaged record) or "
+            f"`motools cache forget {key[:12]}`",
+            key,
+        )
 
     def find(self, prefix: str) -> list[Record]:
         """Records whose key starts with ``prefix``, or whose label (a job id) equals it."""
-        rows = (
-            self._connect()
-            .execute(
-                f"SELECT {self._COLUMNS} FROM records WHERE key >= ? AND key < ? OR label = ?",
-                (prefix, prefix + "\uffff", prefix),
-            )
-            .fetchall()
+        rows = self._query(
+            f"SELECT {self._COLUMNS} FROM records WHERE key >= ? AND key < ? OR label = ?",
+            (prefix, prefix + "\uffff", prefix),
         )
         return self._decode_many(rows)
 
@@ -352,14 +545,58 @@ class Store:
         sql += " ORDER BY updated_at DESC"
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return self._decode_many(self._connect().execute(sql, args).fetchall())
+        return self._decode_many(self._query(sql, args))
 
     def delete(self, key: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM records WHERE key = ?", (key,))
+        self._copy_path(key).unlink(missing_ok=True)
+
+    def supersede(self, key: str) -> str | None:
+        """Keep the record at ``key`` as history before a forced re-run replaces it.
+
+        It moves to ``<key>~<n>`` with status ``superseded`` (so ``motools runs`` still lists
+        it); returns the new key, or None if there was no record.
+        """
+        old = self.get(key)
+        if old is None:
+            return None
+        n = 1 + len(self._query("SELECT key FROM records WHERE key LIKE ?", (f"{key}~%",)))
+        new_key = f"{key}~{n}"
+        self.move(key, new_key, status="superseded", note={"superseded_at": time.time()})
+        return new_key
+
+    def move(
+        self, key: str, new_key: str, *, status: str | None = None, note: dict[str, Any] | None = None
+    ) -> None:
+        """Move the record at ``key`` to ``new_key`` (optionally with a new status)."""
+        old = self.get(key)
+        if old is None:
+            return
+        value = {k: v for k, v in old.value.items() if k != "superseded_at"}
+        value.update(note or {})
+        moved = Record(
+            new_key,
+            old.kind,
+            status or str(old.value.get("status_before", old.status)),
+            old.backend,
+            old.label,
+            old.fields,
+            value,
+            old.created_at,
+            time.time(),
+            old.expires_at,
+        )
+        if status is not None:
+            moved.value["status_before"] = old.status
+        else:
+            moved.value.pop("status_before", None)
+        self._restore(moved)
+        self._write_copy(moved)
+        self.delete(key)
 
     def count(self) -> int:
-        return int(self._connect().execute("SELECT COUNT(*) FROM records").fetchone()[0])
+        return int(self._query("SELECT COUNT(*) FROM records")[0][0])
 
     # -- claims: one submitter per key across processes -------------------------------------
     def try_claim(self, key: str, *, stale_after: float = 600.0) -> str | None:
@@ -388,8 +625,8 @@ class Store:
             conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, token))
 
     def claim_holder(self, key: str) -> str | None:
-        row = self._connect().execute("SELECT owner FROM claims WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        rows = self._query("SELECT owner FROM claims WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
 
     # -- artifacts (provenance) -------------------------------------------------------------
     def put_artifact(
@@ -401,33 +638,52 @@ class Store:
         config: dict[str, Any],
         versions: dict[str, str],
         blob: str | None = None,
+        replace: bool = False,
     ) -> None:
+        """Record an artifact once (``replace=True``: a forced re-run's newer version wins)."""
+        row = {
+            "id": artifact_id,
+            "kind": kind,
+            "created_at": time.time(),
+            "inputs": inputs,
+            "config": config,
+            "versions": versions,
+            "blob": blob,
+        }
+        self._insert_artifact(row, replace=replace)
+        path = self._artifact_copy_path(artifact_id)
+        if replace or not path.exists():
+            atomic_write(path, canonical_json(row).encode())
+
+    def _insert_artifact(self, row: dict[str, Any], *, replace: bool = False) -> None:
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO artifacts (id, kind, created_at, inputs, config, versions, blob)"
+                f"{verb} INTO artifacts (id, kind, created_at, inputs, config, versions, blob)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    artifact_id,
-                    kind,
-                    time.time(),
-                    canonical_json(inputs),
-                    canonical_json(config),
-                    canonical_json(versions),
-                    blob,
+                    row["id"],
+                    row["kind"],
+                    row["created_at"],
+                    canonical_json(row["inputs"]),
+                    canonical_json(row["config"]),
+                    canonical_json(row["versions"]),
+                    row["blob"],
                 ),
             )
 
+    def _artifact_copy_path(self, artifact_id: str) -> Path:
+        name = sha256_text(artifact_id)
+        return self.copies_dir / "artifacts" / name[:2] / f"{name}.json"
+
     def get_artifact(self, artifact_id: str) -> dict[str, Any] | None:
-        row = (
-            self._connect()
-            .execute(
-                "SELECT id, kind, created_at, inputs, config, versions, blob FROM artifacts WHERE id = ?",
-                (artifact_id,),
-            )
-            .fetchone()
+        rows = self._query(
+            "SELECT id, kind, created_at, inputs, config, versions, blob FROM artifacts WHERE id = ?",
+            (artifact_id,),
         )
-        if row is None:
+        if not rows:
             return None
+        row = rows[0]
         return {
             "id": row[0],
             "kind": row[1],
@@ -439,41 +695,73 @@ class Store:
         }
 
     def find_artifacts(self, prefix: str) -> list[str]:
-        rows = (
-            self._connect()
-            .execute(
-                "SELECT id FROM artifacts WHERE id >= ? AND id < ? ORDER BY created_at DESC",
-                (prefix, prefix + "\uffff"),
-            )
-            .fetchall()
+        rows = self._query(
+            "SELECT id FROM artifacts WHERE id >= ? AND id < ? ORDER BY created_at DESC",
+            (prefix, prefix + "\uffff"),
         )
         return [r[0] for r in rows]
 
     # -- maintenance ------------------------------------------------------------------------
-    def gc(self, *, drop_failed: bool = True, older_than: float | None = None) -> dict[str, int]:
-        """Drop failed/cancelled records, stale claims, unreferenced blobs and temp files."""
-        removed = {"records": 0, "claims": 0, "blobs": 0, "temp_files": 0}
+    def gc(self, *, drop_failed: bool = True, older_than: float | None = None) -> dict[str, Any]:
+        """Drop failed/cancelled records, stale claims, unreferenced blobs and temp files.
+
+        ``older_than`` (seconds) also drops records not touched for that long -- but never the
+        record of a job that may still be running (submitting, pending, queued, running):
+        dropping it would make the next request pay for the job again. Those are counted in
+        ``kept_in_flight`` and listed in ``kept``.
+        """
+        removed: dict[str, Any] = {
+            "records": 0,
+            "claims": 0,
+            "blobs": 0,
+            "temp_files": 0,
+            "kept_in_flight": 0,
+            "kept": [],
+        }
         now = time.time()
+        in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_STATUSES)
+        gone: list[str] = []
         with self.transaction() as conn:
             if drop_failed:
-                removed["records"] += conn.execute(
-                    "DELETE FROM records WHERE status IN ('failed', 'cancelled')"
-                ).rowcount
+                gone += [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT key FROM records WHERE status IN ('failed', 'cancelled')"
+                    ).fetchall()
+                ]
+                conn.execute("DELETE FROM records WHERE status IN ('failed', 'cancelled')")
             if older_than is not None:
-                removed["records"] += conn.execute(
-                    "DELETE FROM records WHERE updated_at < ?", (now - older_than,)
-                ).rowcount
+                cutoff = now - older_than
+                kept = conn.execute(
+                    f"SELECT key, label, status FROM records WHERE updated_at < ? AND status IN ({in_flight})",
+                    (cutoff,),
+                ).fetchall()
+                removed["kept"] = [{"key": k, "label": lab, "status": st} for k, lab, st in kept]
+                removed["kept_in_flight"] = len(kept)
+                gone += [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT key FROM records WHERE updated_at < ? AND status NOT IN ({in_flight})",
+                        (cutoff,),
+                    ).fetchall()
+                ]
+                conn.execute(
+                    f"DELETE FROM records WHERE updated_at < ? AND status NOT IN ({in_flight})",
+                    (cutoff,),
+                )
+            removed["records"] = len(gone)
             for row in conn.execute(
                 "SELECT key, owner, host, pid, claimed_at FROM claims"
             ).fetchall():
                 if _claim_is_stale(row[1:], now, 600.0):
                     conn.execute("DELETE FROM claims WHERE key = ?", (row[0],))
                     removed["claims"] += 1
+        for key in gone:
+            self._copy_path(key).unlink(missing_ok=True)
         referenced: set[str] = set()
-        conn = self._connect()
-        for (value,) in conn.execute("SELECT value FROM records"):
+        for (value,) in self._query("SELECT value FROM records"):
             referenced.update(_blob_refs(value))
-        for (blob,) in conn.execute("SELECT blob FROM artifacts WHERE blob IS NOT NULL"):
+        for (blob,) in self._query("SELECT blob FROM artifacts WHERE blob IS NOT NULL"):
             referenced.add(blob)
         if self.blob_dir.is_dir():
             for path in self.blob_dir.glob("*/*"):
@@ -484,6 +772,146 @@ class Store:
                     path.unlink(missing_ok=True)
                     removed["blobs"] += 1
         return removed
+
+    # -- verification and repair ------------------------------------------------------------
+    def verify(self, *, repair: bool = False) -> dict[str, Any]:
+        """Check every record, copy and blob; with ``repair``, fix what can be fixed.
+
+        Repairs: a damaged index is rebuilt from the copies; a damaged record is restored from
+        its copy (or, with none, dropped -- reported, since its job may still be running); a
+        missing or stale copy is rewritten; a damaged blob is deleted, together with what
+        pointed at it (a results or step record, a dataset artifact), so the next run
+        recomputes it instead of failing.
+        """
+        report: dict[str, Any] = {
+            "records": 0,
+            "blobs": 0,
+            "problems": [],
+            "fixed": [],
+            "index_rebuilt": False,
+        }
+        if self.index_path.exists() and not _looks_like_sqlite(self.index_path):
+            report["problems"].append(f"{self.index_path}: not a SQLite database")
+            if repair:
+                self._rebuild_damaged("its header is not a SQLite database header")
+                report["index_rebuilt"] = True
+                report["fixed"].append(f"rebuilt {self.index_path} from the copies")
+            else:
+                return report
+        try:
+            ok = self._query("PRAGMA quick_check")[0][0]
+        except StoreError as exc:
+            ok = str(exc)
+        if ok != "ok":
+            report["problems"].append(f"{self.index_path}: {ok}")
+            if not repair:
+                return report
+            self._rebuild_damaged(ok)
+            report["index_rebuilt"] = True
+            report["fixed"].append(f"rebuilt {self.index_path} from the copies")
+        for row in self._query(f"SELECT {self._COLUMNS} FROM records"):
+            report["records"] += 1
+            key, kind = row[0], row[1]
+            try:
+                record = self._decode(row)
+            except CorruptRecord as exc:
+                copy = self._read_copy(self._copy_path(key))
+                report["problems"].append(str(exc))
+                if repair and copy is not None:
+                    self._restore(copy)
+                    report["fixed"].append(f"record {key[:12]}: restored from its copy")
+                elif repair:
+                    self.delete(key)
+                    report["fixed"].append(
+                        f"record {key[:12]} ({kind}): dropped, no intact copy"
+                        + (" -- check its job at the provider" if kind == "training" else "")
+                    )
+                continue
+            if kind in DURABLE_KINDS:
+                copy = self._read_copy(self._copy_path(key))
+                if copy is None or copy.to_dict() != record.to_dict():
+                    report["problems"].append(f"record {key[:12]}: copy missing or stale")
+                    if repair:
+                        self._write_copy(record)
+                        report["fixed"].append(f"record {key[:12]}: copy rewritten")
+        bad_blobs: set[str] = set()
+        if self.blob_dir.is_dir():
+            for path in self.blob_dir.glob("*/*"):
+                if path.name.startswith("."):
+                    continue
+                report["blobs"] += 1
+                if not self.blob_ok(path.name):
+                    bad_blobs.add(path.name)
+                    report["problems"].append(f"blob {path.name[:12]} fails its checksum ({path})")
+        if repair and bad_blobs:
+            self._drop_blobs(bad_blobs, report)
+        return report
+
+    def _drop_blobs(self, digests: set[str], report: dict[str, Any]) -> None:
+        for digest in digests:
+            self.blob_path(digest).unlink(missing_ok=True)
+            report["fixed"].append(f"blob {digest[:12]}: deleted (it will be recomputed)")
+        for row in self._query(f"SELECT {self._COLUMNS} FROM records"):
+            if _blob_refs(row[7]) & digests and row[1] != "training":
+                self.delete(row[0])
+                report["fixed"].append(f"record {row[0][:12]} ({row[1]}): dropped with its blob")
+        for artifact_id, blob in self._query(
+            "SELECT id, blob FROM artifacts WHERE blob IS NOT NULL"
+        ):
+            if blob in digests:
+                with self.transaction() as conn:
+                    conn.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
+                self._artifact_copy_path(artifact_id).unlink(missing_ok=True)
+                report["fixed"].append(f"artifact {artifact_id[:40]}: dropped with its blob")
+
+    def rebuild_index(self) -> dict[str, int]:
+        """Create a fresh index from the copies (training/eval records and artifacts)."""
+        self.close()
+        with self._init_lock:
+            self._initialised = False
+        counts = {"records": 0, "artifacts": 0}
+        for path in sorted((self.copies_dir / "records").glob("*/*.json")):
+            record = self._read_copy(path)
+            if record is not None:
+                self._restore(record)
+                counts["records"] += 1
+        for path in sorted((self.copies_dir / "artifacts").glob("*/*.json")):
+            try:
+                self._insert_artifact(json.loads(path.read_bytes()))
+                counts["artifacts"] += 1
+            except (OSError, ValueError, KeyError):
+                continue
+        return counts
+
+    def _rebuild_damaged(self, why: str) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        moved = self.index_path.with_name(f"index.db.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.index_path) + suffix)
+            if src.exists():
+                os.replace(src, Path(str(moved) + suffix))
+        counts = self.rebuild_index()
+        warnings.warn(
+            f"motools store {self.root}: index.db was damaged ({why}); moved it to {moved.name} "
+            f"and rebuilt the index from {counts['records']} record and {counts['artifacts']} "
+            "artifact copies",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+def _looks_like_sqlite(path: Path) -> bool:
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(16)
+    except OSError:
+        return True  # unreadable for another reason: let sqlite say why
+    return header == b"SQLite format 3\x00" or header == b""
+
+
+def _is_read_only_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "readonly" in text or "read-only" in text or "unable to open database" in text
 
 
 def _blob_refs(value_json: str) -> set[str]:

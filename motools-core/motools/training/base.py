@@ -168,6 +168,12 @@ class TrainingBackend:
     name: str = "?"
     #: Part of every cache key of this backend: change it when results would change.
     cache_version: str = "0"
+    #: True when ``train()`` accepts ``submission=TOKEN`` (an idempotency token it attaches to
+    #: the job) and :meth:`find_submitted` can find the job by that token later. The cache
+    #: then survives a process killed between the provider accepting a job and the record
+    #: being written. False (the default) is the safe answer: such an interrupted submission
+    #: stops with an error instead of submitting, possibly, a second job.
+    supports_submission_lookup: bool = False
 
     async def train(
         self,
@@ -183,6 +189,14 @@ class TrainingBackend:
     async def resume(self, state: Mapping[str, Any]) -> TrainingRun:
         """Re-attach to the job that ``run.to_state()`` described."""
         raise NotImplementedError(f"{type(self).__name__} does not implement resume()")
+
+    async def find_submitted(self, submission: str) -> TrainingRun | None:
+        """The run of the job submitted with idempotency token ``submission``, or None.
+
+        Only called when :attr:`supports_submission_lookup` is True. None means the provider
+        has no such job: the submission never reached it.
+        """
+        raise NotImplementedError(f"{self.name} cannot look up submissions by token")
 
     def validate_hyperparameters(
         self, hyperparameters: Mapping[str, Any] | None, **options: Any

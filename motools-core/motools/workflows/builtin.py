@@ -110,9 +110,17 @@ def _check_eval(config: EvaluateConfig, composer: Composer) -> None:
 def _load_dataset_artifact(ctx: StepContext, artifact: dict[str, Any]) -> Any:
     import orjson
 
+    from motools.cache.store import CorruptRecord
     from motools.datasets import JSONLDataset
+    from motools.errors import MotoolsError
 
-    data = ctx.store.get_blob(artifact["blob"])
+    try:
+        data = ctx.store.get_blob(artifact["blob"])
+    except CorruptRecord as exc:
+        raise MotoolsError(
+            f"the stored dataset {artifact['artifact']} is damaged ({exc}); run the workflow "
+            "again with `--force-rerun prepare_dataset`, or `motools cache verify --repair`"
+        ) from None
     return JSONLDataset(
         (orjson.loads(line) for line in data.splitlines() if line), source=artifact["source"]
     )
@@ -185,7 +193,7 @@ async def evaluate_model(
     ctx.progress(f"evaluating {model_id} on {', '.join(config.tasks)}")
     job = await backend.evaluate(model_id, config.tasks, **options)
     results = await job.wait()
-    ctx.cached = job.from_cache
+    ctx.cached = job.from_cache or bool(results.metadata.get("from_cache"))
     return {
         "results": {
             "model_id": model_id,

@@ -266,6 +266,19 @@ class WorkflowResult:
         }
 
 
+def _blobs_in(value: Any) -> list[str]:
+    """The blob digests an artifact refers to (values of ``"blob"`` keys, at any depth)."""
+    if isinstance(value, Mapping):
+        found = [v for k, v in value.items() if k == "blob" and isinstance(v, str)]
+        for v in value.values():
+            if isinstance(v, Mapping | list):
+                found.extend(_blobs_in(v))
+        return found
+    if isinstance(value, list):
+        return [b for v in value for b in _blobs_in(v)]
+    return []
+
+
 def _hash_artifact(value: Any) -> str:
     return sha256_text(canonical_json(value))
 
@@ -352,6 +365,10 @@ async def run_workflow(
                             outputs = store.get_json_blob(record.value["outputs_blob"])
                         except Exception:
                             outputs = None
+                        if outputs is not None and not all(
+                            store.blob_ok(b) for b in _blobs_in(outputs)
+                        ):
+                            outputs = None  # what it made is damaged: make it again
                         if outputs is not None:
                             artifacts.update(outputs)
                             if on_step is not None:
