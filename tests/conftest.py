@@ -9,7 +9,22 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+#: The upstream data mirror (``../shared/data`` beside the checkout; see the README's
+#: Development section). ``MOTOOLS_SHARED_DATA`` points elsewhere.
+SHARED_DATA = Path(
+    os.environ.get("MOTOOLS_SHARED_DATA") or REPO_ROOT.parent / "shared" / "data"
+).resolve()
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def missing_shared(message: str) -> None:
+    """A missing mirror: a skip on a developer's machine, a failure under CI (never silent)."""
+    if on_ci():
+        pytest.fail(f"{message} -- CI must run these tests on the real upstream bytes")
+    pytest.skip(message)
 
 # Nothing here may reach the network or a real account.
 os.environ.setdefault("TINKER_TELEMETRY", "0")
@@ -42,7 +57,7 @@ def isolated(
 @pytest.fixture
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data mirror not found at {SHARED_DATA}")
+        missing_shared(f"the shared data mirror is missing at {SHARED_DATA}")
     return SHARED_DATA
 
 

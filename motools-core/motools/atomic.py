@@ -8,12 +8,27 @@ from collections.abc import Iterable
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+#: Permissions of files motools writes: what ``open()`` would give (0644 under umask 022).
+#: (``mkstemp`` alone would make every file 0600.)
+_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes]) -> Path:
-    """Write ``data`` (bytes or chunks of bytes) to ``path`` so readers never see half of it."""
+    """Write ``data`` (bytes or chunks of bytes) to ``path`` so readers never see half of it.
+
+    The file gets the permissions a plain ``open()`` would give it under the umask.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.fchmod(fd, _MODE)
         with os.fdopen(fd, "wb") as fh:
             if isinstance(data, (bytes, bytearray, memoryview)):
                 fh.write(data)

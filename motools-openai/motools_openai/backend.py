@@ -42,7 +42,7 @@ log = logging.getLogger("motools_openai")
 T = TypeVar("T")
 
 SUBMISSION_KEY = "motools_submission"
-TRAIN_OPTIONS = ("method", "seed", "validation_dataset", "metadata")
+TRAIN_OPTIONS = ("method", "seed", "validation_dataset", "metadata", "submission")
 
 
 class _Secret:
@@ -75,6 +75,8 @@ class OpenAITrainingBackend(TrainingBackend):
 
     name = NAME
     cache_version = "1"
+    #: Every job carries a ``motools_submission`` metadata tag: a job can be found by it.
+    supports_submission_lookup = True
 
     def __init__(
         self,
@@ -332,7 +334,7 @@ class OpenAITrainingBackend(TrainingBackend):
         validation_file = None
         if kwargs.get("validation_dataset") is not None:
             validation_file = await self._upload(kwargs["validation_dataset"], "validation")
-        submission = uuid.uuid4().hex
+        submission = str(kwargs.get("submission") or uuid.uuid4().hex)
         body: dict[str, Any] = {
             "model": model,
             "training_file": training_file,
@@ -351,6 +353,25 @@ class OpenAITrainingBackend(TrainingBackend):
             self,
             {"backend": NAME, "job_id": job.id, "base_model": model, "method": method,
              "training_file": training_file, "validation_file": validation_file},
+        )
+        run.update_from_job(job)
+        return run
+
+    async def find_submitted(self, submission: str) -> OpenAITrainingRun | None:
+        """The job created with this ``motools_submission`` tag, or None if there is none."""
+        client = self.client
+        page = await self.call(
+            "look up a submitted job",
+            lambda: client.fine_tuning.jobs.list(metadata={SUBMISSION_KEY: submission}, limit=1),
+        )
+        if not page.data:
+            return None
+        job = page.data[0]
+        run = OpenAITrainingRun(
+            self,
+            {"backend": NAME, "job_id": job.id, "base_model": job.model,
+             "method": _job_method(job), "training_file": job.training_file,
+             "validation_file": job.validation_file},
         )
         run.update_from_job(job)
         return run
@@ -374,3 +395,9 @@ class OpenAITrainingBackend(TrainingBackend):
             return out
 
         return await self.call("list fine-tuning jobs", fetch)
+
+
+def _job_method(job: Any) -> str:
+    method = getattr(job, "method", None)
+    kind = getattr(method, "type", None)
+    return str(kind) if kind else "supervised"

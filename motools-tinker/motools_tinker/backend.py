@@ -55,6 +55,7 @@ class TinkerTrainingBackend(TrainingBackend):
     """
 
     name = NAME
+    supports_submission_lookup = True
     cache_version = "1"
 
     def __init__(
@@ -180,9 +181,14 @@ class TinkerTrainingBackend(TrainingBackend):
         *,
         tokenizer: Any = None,
         state_path: str | Path | None = None,
+        submission: str | None = None,
         **kwargs: Any,
     ) -> TinkerTrainingRun:
-        """Validate everything, then start the loop in the background and return the run."""
+        """Validate everything, then start the loop in the background and return the run.
+
+        ``submission`` (an idempotency token from the cache) names the run, so
+        :meth:`find_submitted` finds it again after a process died mid-submission.
+        """
         from motools.datasets.jsonl import DatasetValidationError
 
         if kwargs:
@@ -231,7 +237,7 @@ class TinkerTrainingBackend(TrainingBackend):
             hp.warmup_steps,
         )
 
-        job_id = f"tinker-{uuid.uuid4().hex[:12]}"
+        job_id = _job_id(submission)
         run_dir = default_run_dir(job_id)
         target = Path(state_path) if state_path is not None else run_dir / "state.json"
         dataset_path = run_dir / "dataset.jsonl"
@@ -258,6 +264,17 @@ class TinkerTrainingBackend(TrainingBackend):
         if not run.start(datums):  # pragma: no cover - fresh job ids never collide
             raise TrainingError(f"run directory {run_dir} is locked by another process")
         return run
+
+    async def find_submitted(self, submission: str) -> TinkerTrainingRun | None:
+        """The run started with this token (its state file in the motools home), or None.
+
+        The loop is driven from the client, so a run whose process died before its state
+        file was written never trained a step: there is nothing to find or pay for.
+        """
+        path = default_run_dir(_job_id(submission)) / "state.json"
+        if not path.is_file():
+            return None
+        return await self.resume(path)
 
     async def resume(
         self, state: Mapping[str, Any] | str | Path, *, retry_failed: bool = False
@@ -291,3 +308,7 @@ def _tokenizer_label(spec: Any) -> str | None:
         return spec
     name = getattr(spec, "name_or_path", None)
     return name if isinstance(name, str) and name else None
+
+
+def _job_id(submission: str | None) -> str:
+    return f"tinker-{(submission or uuid.uuid4().hex)[:16]}"

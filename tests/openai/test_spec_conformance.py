@@ -12,15 +12,15 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import SHARED_DATA, missing_shared
 from tests.fakes.openai_fake import Exchange, FakeOpenAIServer
 from tests.openai.conftest import MODEL, arithmetic, make_backend, preferences
 
-SPEC = Path(__file__).resolve().parents[3] / "shared" / "specs" / "openai-openapi.yaml"
+SPEC = SHARED_DATA.parent / "specs" / "openai-openapi.yaml"
 URN = "urn:openai-openapi"
 
 
@@ -44,7 +44,7 @@ def spec() -> dict[str, Any]:
     import yaml
 
     if not SPEC.is_file():
-        pytest.skip(f"OpenAI API description not found at {SPEC}")
+        missing_shared(f"OpenAI API description not found at {SPEC}")
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     return _fix(yaml.load(SPEC.read_text(), Loader=loader))
 

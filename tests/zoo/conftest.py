@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,19 +13,15 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import SHARED_DATA, missing_shared
 from tests.fakes.openai_fake import openai_fake  # noqa: F401  (fixture for the workflow test)
-
-SHARED_DATA = (Path(__file__).resolve().parents[2].parent / "shared" / "data").resolve()
 
 
 @pytest.fixture
 def shared_data() -> Path:
     """``../shared/data`` (the real upstream bytes). Missing: a skip locally, a failure on CI."""
     if not SHARED_DATA.is_dir():
-        message = f"the shared data mirror is missing at {SHARED_DATA}"
-        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-            pytest.fail(message + " (CI must run the zoo tests on the real upstream bytes)")
-        pytest.skip(message)
+        missing_shared(f"the shared data mirror is missing at {SHARED_DATA}")
     return SHARED_DATA
 
 

@@ -518,6 +518,15 @@ class Store:
         )
         return self._decode_many(rows)
 
+    def entries(self, prefix: str) -> list[tuple[str, str, str | None, str]]:
+        """``(key, kind, label, status)`` of rows whose key starts with ``prefix`` or whose
+        label equals it, without decoding them (so damaged rows are found too)."""
+        rows = self._query(
+            "SELECT key, kind, label, status FROM records WHERE key >= ? AND key < ? OR label = ?",
+            (prefix, prefix + "\uffff", prefix),
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
     def _decode_many(self, rows: list[tuple[Any, ...]]) -> list[Record]:
         out = []
         for row in rows:

@@ -150,9 +150,26 @@ def build_parser() -> argparse.ArgumentParser:
         "drop failed/cancelled entries, stale claims and unreferenced blobs",
     )
     p.add_argument(
-        "--older-than-days", type=float, help="also drop entries not touched for this long"
+        "--older-than-days",
+        type=float,
+        help="also drop entries not touched for this long (never a job that may be running)",
     )
     p.add_argument("--json", action="store_true")
+    p = _add(
+        cache_sub,
+        "verify",
+        f"{S}:cmd_cache_verify",
+        "check every record, record copy and blob; --repair fixes what it can",
+    )
+    p.add_argument("--repair", action="store_true", help="repair what can be repaired")
+    p.add_argument("--json", action="store_true")
+    p = _add(
+        cache_sub,
+        "forget",
+        f"{S}:cmd_cache_forget",
+        "drop one entry (key prefix or run id), e.g. an interrupted submission you checked",
+    )
+    p.add_argument("key")
 
     p = _add(sub, "runs", f"{S}:cmd_runs", "training runs: list, wait, cancel")
     p.add_argument("--json", action="store_true")

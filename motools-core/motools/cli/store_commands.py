@@ -186,8 +186,55 @@ def cmd_cache_gc(args: argparse.Namespace) -> int:
     )
     if args.json:
         print_json(removed)
+        return 0
+    counts = {k: v for k, v in removed.items() if k not in ("kept", "kept_in_flight")}
+    print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items()) + " removed")
+    if removed["kept"]:
+        print(
+            f"kept {removed['kept_in_flight']} record(s) of jobs that may still be running "
+            "(dropping them would pay for the job again):"
+        )
+        for entry in removed["kept"]:
+            print(f"  {entry['key'][:12]}  {entry['label'] or '-'}  {entry['status']}")
+    return 0
+
+
+def cmd_cache_verify(args: argparse.Namespace) -> int:
+    from motools.cache import open_store
+
+    store = open_store()
+    report = store.verify(repair=args.repair)
+    if args.json:
+        print_json(report)
     else:
-        print(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in removed.items()) + " removed")
+        print(
+            f"checked {report['records']} records and {report['blobs']} blobs in {store.root}: "
+            f"{len(report['problems'])} problem(s)"
+        )
+        for problem in report["problems"]:
+            print(f"  problem: {problem}")
+        for fixed in report["fixed"]:
+            print(f"  fixed: {fixed}")
+        if report["problems"] and not args.repair:
+            print("run `motools cache verify --repair` to fix them")
+    return 1 if report["problems"] and not args.repair else 0
+
+
+def cmd_cache_forget(args: argparse.Namespace) -> int:
+    from motools.cache import open_store
+    from motools.errors import MotoolsError
+
+    store = open_store()
+    matches = store.entries(args.key)
+    if not matches:
+        raise MotoolsError(f"no cache entry or run matches {args.key!r}")
+    if len(matches) > 1:
+        raise MotoolsError(
+            f"{args.key!r} is ambiguous: {', '.join(m[0][:12] for m in matches[:5])}"
+        )
+    key, kind, label, status = matches[0]
+    store.delete(key)
+    print(f"forgot {kind} entry {key[:12]} ({label or status})")
     return 0
 
 

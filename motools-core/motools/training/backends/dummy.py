@@ -8,9 +8,11 @@ pipeline tests.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import json
+import os
 import time
 import uuid
 from collections.abc import Mapping
@@ -99,18 +101,27 @@ class DummyTrainingBackend(TrainingBackend):
 
     ``duration``: seconds a job takes (wall clock, so it survives a process restart);
     ``fail``: make every job fail; ``job_log``: a file that gets one JSON line per submitted
-    job -- the dummy's equivalent of a provider's job list, used to count submissions.
+    job -- the dummy's equivalent of a provider's job list, used to count submissions and to
+    find a job by its submission token; ``submit_delay``: seconds between the job being
+    accepted (logged) and ``train()`` returning, like a slow provider response (for tests of
+    processes killed mid-submission).
     """
 
     name = NAME
     cache_version = "1"
+    supports_submission_lookup = True
 
     def __init__(
-        self, duration: float = 0.0, fail: bool = False, job_log: str | None = None
+        self,
+        duration: float = 0.0,
+        fail: bool = False,
+        job_log: str | None = None,
+        submit_delay: float = 0.0,
     ) -> None:
         self.duration = float(duration)
         self.fail = bool(fail)
         self.job_log = job_log
+        self.submit_delay = float(submit_delay)
 
     def normalize_hyperparameters(
         self, hyperparameters: Mapping[str, Any] | None, **options: Any
@@ -141,6 +152,7 @@ class DummyTrainingBackend(TrainingBackend):
         hyperparameters: Mapping[str, Any] | None = None,
         suffix: str | None = None,
         seed: int | None = None,
+        submission: str | None = None,
         **kwargs: Any,
     ) -> DummyTrainingRun:
         if kwargs:
@@ -162,9 +174,24 @@ class DummyTrainingBackend(TrainingBackend):
             "status": QUEUED,
         }
         if self.job_log:
+            line = {"job_id": state["job_id"], "model_id": model_id, "submission": submission}
             with open(self.job_log, "a") as fh:
-                fh.write(json.dumps({"job_id": state["job_id"], "model_id": model_id}) + "\n")
+                fh.write(json.dumps({**line, "state": state}) + "\n")
+        if self.submit_delay:
+            await asyncio.sleep(self.submit_delay)
         return DummyTrainingRun(state)
+
+    async def find_submitted(self, submission: str) -> DummyTrainingRun | None:
+        """The job logged with this token. Without a job log the dummy keeps no jobs (and
+        charges nothing), so there is nothing to find."""
+        if not self.job_log or not os.path.exists(self.job_log):
+            return None
+        with open(self.job_log) as fh:
+            for line in fh:
+                entry = json.loads(line)
+                if entry.get("submission") == submission:
+                    return DummyTrainingRun(entry["state"])
+        return None
 
     async def resume(self, state: Mapping[str, Any]) -> DummyTrainingRun:
         if state.get("backend") != NAME:
