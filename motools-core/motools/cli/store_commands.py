@@ -182,7 +182,7 @@ def cmd_cache_gc(args: argparse.Namespace) -> int:
     from motools.cache import open_store
 
     removed = open_store().gc(
-        older_than=args.older_than_days * 86400 if args.older_than_days else None
+        older_than=args.older_than_days * 86400 if args.older_than_days is not None else None
     )
     if args.json:
         print_json(removed)

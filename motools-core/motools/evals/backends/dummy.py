@@ -35,8 +35,10 @@ class DummyEvalBackend(EvalBackend):
 
     name = NAME
 
-    def __init__(self, samples: int = DEFAULT_SAMPLES) -> None:
+    def __init__(self, samples: int = DEFAULT_SAMPLES, delay: float = 0.0) -> None:
         self.samples = samples
+        #: Seconds an evaluation takes (for tests of processes killed mid-evaluation).
+        self.delay = float(delay)
 
     async def evaluate(
         self, model_id: str, eval_suite: EvalSuite, *, limit: int | None = None, **kwargs: Any
@@ -50,7 +52,7 @@ class DummyEvalBackend(EvalBackend):
         )
 
     async def _run(self, model_id: str, tasks: list[str], n: int) -> EvalResults:
-        await asyncio.sleep(0)
+        await asyncio.sleep(self.delay)
         metrics: dict[str, dict[str, dict[str, float]]] = {}
         samples: list[dict[str, Any]] = []
         for task in tasks:
