@@ -13,6 +13,7 @@ import html as html_lib
 import math
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +102,20 @@ def prepare(
     return summary, x_col, groups
 
 
+@dataclass(frozen=True)
+class ChartSpec:
+    """Everything a renderer (PNG, HTML) draws: the series and how to label them."""
+
+    series: list[tuple[str, list[dict[str, Any]]]]
+    order: list[Any]
+    numeric: bool
+    logx: bool
+    x_col: str
+    ylabel: str
+    title: str
+    groups: list[str]
+
+
 def _numeric(values: Sequence[Any]) -> bool:
     return all(
         isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)
@@ -169,9 +184,10 @@ def plot_metric(
     sweep = summary.attrs.get("sweep")
     title = title or (f"{sweep}: {metric} vs {x_col}" if sweep else f"{metric} vs {x_col}")
     ylabel = f"{metric} (mean, {round(confidence * 100)}% CI: {method})"
-    _png(Path(out), series, order, numeric, bool(logx), x_col, ylabel, title, groups)
+    chart = ChartSpec(series, order, numeric, bool(logx), x_col, ylabel, title, groups)
+    _png(Path(out), chart)
     if html is not None:
-        _html(Path(html), series, order, numeric, bool(logx), x_col, ylabel, title, groups)
+        _html(Path(html), chart)
     return summary
 
 
@@ -189,17 +205,9 @@ def _dodge(x: Any, i: int, count: int, order: list[Any], numeric: bool, logx: bo
     return x + shift * span
 
 
-def _png(
-    path: Path,
-    series: list[tuple[str, list[dict[str, Any]]]],
-    order: list[Any],
-    numeric: bool,
-    logx: bool,
-    x_col: str,
-    ylabel: str,
-    title: str,
-    groups: list[str],
-) -> None:
+def _png(path: Path, chart: ChartSpec) -> None:
+    series, order, numeric, logx = chart.series, chart.order, chart.numeric, chart.logx
+    x_col, ylabel, title, groups = chart.x_col, chart.ylabel, chart.title, chart.groups
     _matplotlib()
     from matplotlib.figure import Figure  # an Agg canvas; no pyplot, no global backend
 
@@ -239,18 +247,10 @@ def _png(
     fig.savefig(path, dpi=150, format="png")
 
 
-def _html(
-    path: Path,
-    series: list[tuple[str, list[dict[str, Any]]]],
-    order: list[Any],
-    numeric: bool,
-    logx: bool,
-    x_col: str,
-    ylabel: str,
-    title: str,
-    groups: list[str],
-) -> None:
+def _html(path: Path, chart: ChartSpec) -> None:
     """A self-contained interactive chart: inline SVG, hover tooltips, click-to-hide legend."""
+    series, order, numeric, logx = chart.series, chart.order, chart.numeric, chart.logx
+    x_col, ylabel, title, groups = chart.x_col, chart.ylabel, chart.title, chart.groups
     width, height = 760, 440
     left, right, top, bottom = 70, 220, 40, 55
     pw, ph = width - left - right, height - top - bottom

@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from motools.evals.base import UNCERTAINTY_METRICS
+from motools.evals.base import EvalResults
 from motools.experiments.manifest import SUCCEEDED, Manifest, load_manifest
 from motools.experiments.spec import short_names
 
@@ -95,25 +95,22 @@ def collate_rows(manifest: Manifest) -> tuple[list[dict[str, Any]], dict[str, st
         base["seed"] = (state.get("config") or {}).get("seed")
         n_samples = results.get("n_samples") or {}
         per_question = results.get("samples_per_question") or {}
-        for task, scorers in results["metrics"].items():
-            for scorer, metrics in scorers.items():
-                err = next((metrics[u] for u in UNCERTAINTY_METRICS if u in metrics), None)
-                for metric, value in metrics.items():
-                    if metric in UNCERTAINTY_METRICS:
-                        continue
-                    rows.append(
-                        {
-                            **base,
-                            "task": task,
-                            "scorer": scorer,
-                            "metric": metric,
-                            "value": value,
-                            "stderr": err,
-                            "n_samples": n_samples.get(task),
-                            "samples_per_question": per_question.get(task),
-                            "model_id": state.get("model_id"),
-                        }
-                    )
+        evaluated = EvalResults(model_id=state.get("model_id") or "", metrics=results["metrics"])
+        for summary in evaluated.summary_rows():
+            task = summary["task"]
+            rows.append(
+                {
+                    **base,
+                    "task": task,
+                    "scorer": summary["scorer"],
+                    "metric": summary["metric"],
+                    "value": summary["value"],
+                    "stderr": summary["stderr"],
+                    "n_samples": n_samples.get(task),
+                    "samples_per_question": per_question.get(task),
+                    "model_id": state.get("model_id"),
+                }
+            )
     return rows, {names[p]: p for p in manifest.params}
 
 
