@@ -403,22 +403,13 @@ async def test_collate_is_tidy_and_matches_the_runs(tmp_path: Path) -> None:
         sd = math.sqrt(sum((v - mean) ** 2 for v in values) / 2)
         half = 4.302652729749464 * sd / math.sqrt(3)
         assert row["mean"] == pytest.approx(mean)
-        assert row["low"] == pytest.approx(mean - half) and row["high"] == pytest.approx(
-            mean + half
-        )
-    wilson = summarise(df, method="wilson")
-    for row in wilson.to_dict("records"):
-        values = df[(df["learning_rate"] == row["learning_rate"]) & (df["task"] == row["task"])][
-            "value"
-        ].tolist()
-        k, n = round(sum(values) * 8), 24
-        z = 1.959963984540054
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        assert row["n_samples"] == 24
-        assert row["low"] == pytest.approx(max(0, centre - half))
-        assert row["high"] == pytest.approx(min(1, centre + half))
+        # Accuracy lies in [0, 1]: the t bounds are clipped there, and the label says so.
+        assert row["low"] == pytest.approx(max(0.0, mean - half))
+        assert row["high"] == pytest.approx(min(1.0, mean + half))
+        assert row["interval"] == "t over 3 seed means, clipped to [0, 1]"
+        assert row["n_samples"] == 24 and row["warning"] == ""
+    with pytest.raises(ValueError, match="ignores seed-to-seed variance"):
+        summarise(df, method="wilson")
 
 
 def proto_task() -> None:
@@ -454,6 +445,11 @@ async def test_collate_warns_when_the_paper_protocol_is_not_met(tmp_path: Path) 
         df = collate(result)
     messages = [str(w.message) for w in caught]
     assert len(messages) == 3, messages
+    table = summarise(df)  # the same shortfalls, on every row of the task they concern
+    [proto] = table[table["task"] == "proto_task"]["warning"].tolist()
+    assert "2 of the 5 seeds" in proto and "1 of the 3 samples per question" in proto
+    assert "temperature=1.0" in proto
+    assert table[table["task"] == "plain_task"]["warning"].tolist() == [""]
     assert any(
         "proto_task" in m and "3 samples per question" in m and "used 1" in m for m in messages
     )
@@ -469,7 +465,7 @@ async def test_plot_writes_a_valid_png_and_self_contained_html(tmp_path: Path) -
 
     result = await run_sweep("train_and_evaluate", base_config(), GRID)
     png, page = tmp_path / "plot.png", tmp_path / "plot.html"
-    summary = plot_metric(result, "accuracy", LR, out=png, html=page, method="wilson")
+    summary = plot_metric(result, "accuracy", LR, out=png, html=page, group="task")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pixels = matplotlib.image.imread(png)
     assert pixels.shape[0] > 400 and pixels.shape[1] > 600
