@@ -161,3 +161,30 @@ async def test_concurrent_dummy_evaluations() -> None:
     jobs = [await backend.evaluate(f"dummy/m@{i}", "t") for i in range(8)]
     results = await asyncio.gather(*(j.wait() for j in jobs))
     assert [r.model_id for r in results] == [f"dummy/m@{i}" for i in range(8)]
+
+
+def test_seed_doc_spellings_import_from_the_package_lazily() -> None:
+    import subprocess
+    import sys
+
+    from motools.evals.backends import DummyEvalBackend as FromPackage
+    from motools.evals.backends.dummy import DummyEvalBackend
+    from motools.training.backends import DummyTrainingBackend
+    from motools.training.backends.dummy import DummyTrainingBackend as FromModule
+
+    assert FromPackage is DummyEvalBackend and DummyTrainingBackend is FromModule
+    # Importing the package imports no plugin; a missing plugin's name gives the install hint.
+    code = (
+        "import sys; sys.modules['motools_openai'] = None\n"
+        "import motools.training.backends, motools.evals.backends\n"
+        "assert 'motools_tinker' not in sys.modules and 'motools_inspect' not in sys.modules\n"
+        "try:\n    from motools.training.backends import OpenAITrainingBackend\n"
+        "except ImportError as exc:\n    print('HINT', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("HINT") and "pip install motools-openai" in out.stdout
+    import motools.training.backends as package
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = package.Nope

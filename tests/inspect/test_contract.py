@@ -100,3 +100,12 @@ async def test_collated_sweeps_have_the_same_columns_and_tasks(suite: list[str])
     assert set(dummy_samples["task"]) == set(inspect_samples["task"]) == set(suite)
     for samples in (dummy_samples, inspect_samples):
         assert samples["score"].dtype.kind == "f"
+
+
+def test_seed_doc_spellings_and_positional_log_dir(tmp_path: Path) -> None:
+    from motools.evals.backends import InspectEvalBackend
+    from motools.training.backends import OpenAITrainingBackend, TinkerTrainingBackend
+
+    assert OpenAITrainingBackend.name == "openai" and TinkerTrainingBackend.name == "tinker"
+    backend = InspectEvalBackend(tmp_path / "logs")  # the log folder, positionally
+    assert backend.log_dir == tmp_path / "logs"

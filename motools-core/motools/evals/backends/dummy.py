@@ -31,6 +31,8 @@ class DummyEvalOptions(BaseModel):
     ``limit`` samples per task, ``epochs`` scored answers per sample. ``temperature``,
     ``max_tokens``, ``seed`` and ``task_args`` are accepted (and recorded in the results'
     metadata) so that configs written for a real backend run unchanged; they change nothing.
+    Credentials (any option :func:`motools.redaction.is_secret_name` names) are accepted and
+    dropped.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -49,7 +51,11 @@ def _unit(*parts: object) -> float:
 
 
 def _options(kwargs: dict[str, Any]) -> DummyEvalOptions:
+    from motools.redaction import is_secret_name
+
     known = list(DummyEvalOptions.model_fields)
+    # Credentials (api_key=...) are accepted as a real backend's are, and never recorded.
+    kwargs = {k: v for k, v in kwargs.items() if not is_secret_name(k)}
     for key in kwargs:
         if key not in known:
             close = difflib.get_close_matches(key, known, n=1)
