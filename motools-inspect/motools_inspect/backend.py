@@ -113,8 +113,8 @@ class InspectEvalBackend(EvalBackend):
 
     def __init__(
         self,
-        *,
         log_dir: str | os.PathLike[str] | None = None,
+        *,
         data_mirror: str | os.PathLike[str] | None = None,
         display: str = "none",
     ) -> None:
@@ -305,9 +305,18 @@ class InspectEvalBackend(EvalBackend):
         log_paths: dict[str, str] = {}
         tasks_meta: dict[str, Any] = {}
         taken: set[str] = set()
-        for output in outputs:
+        task_names: dict[str, str] = {}
+        names_of_spec: dict[str, set[str]] = {}
+        for item in prepared.tasks:
+            names_of_spec.setdefault(item.spec, set()).add(item.task.name)
+        for item, output in zip(prepared.tasks, outputs, strict=True):
             log = output.log
-            key = unique_key(log.eval.task, taken)
+            # The reference as the caller wrote it; a file named without '@task' that holds
+            # several tasks gives one key per task ('tasks.py@first', 'tasks.py@second').
+            several = len(names_of_spec[item.spec]) > 1
+            spec = f"{item.spec}@{item.task.name}" if several else item.spec
+            key = unique_key(spec, taken)
+            task_names[key] = log.eval.task
             metrics[key] = log_metrics(log)
             expected = log.results.completed_samples if log.results else None
             if output.records is not None and len(output.records) == expected:
@@ -331,6 +340,7 @@ class InspectEvalBackend(EvalBackend):
                 "backend": NAME,
                 "inspect_ai_version": inspect_ai.__version__,
                 **prepared.settings,
+                "task_names": task_names,
                 "tasks": tasks_meta,
             },
         )

@@ -5,7 +5,8 @@
   each (``accuracy``, ``stderr``, custom ones), never flattened
 * samples: one record per (task, sample, epoch) with ``task``, ``id``, ``epoch``, ``input``
   (text, or a list of ``{role, content}`` for chat input), ``target``, ``output`` (the
-  completion), ``scores`` (``{scorer: value}``), ``answers`` (``{scorer: extracted answer}``),
+  completion), ``scores`` (``{scorer: float}`` by Inspect's value-to-float convention, ``None``
+  where a value has no numeric reading), ``raw_scores`` (``{scorer: value as scored}``), ``answers`` (``{scorer: extracted answer}``),
   ``error`` when the sample failed, and the sample ``metadata``
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from motools.errors import EvaluationError
+from motools.evals.base import EvalResults
 
 if TYPE_CHECKING:
     from inspect_ai.log import EvalLog, EvalSample
@@ -70,7 +72,8 @@ def sample_record(sample: EvalSample) -> dict[str, Any]:
         "input": _input(sample),
         "target": sample.target,
         "output": sample.output.completion if sample.output else "",
-        "scores": {name: _jsonable(score.value) for name, score in scores.items()},
+        "scores": {name: EvalResults.numeric_score(score.value) for name, score in scores.items()},
+        "raw_scores": {name: _jsonable(score.value) for name, score in scores.items()},
         "answers": {name: score.answer for name, score in scores.items()},
         "metadata": _jsonable(sample.metadata),
     }

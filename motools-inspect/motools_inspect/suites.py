@@ -194,7 +194,8 @@ def _resolve_reference(ref: Ref, task_args: dict[str, Any], spec: str) -> Resolv
             f"task reference {ref.text!r}: cannot import module {ref.module!r}: {exc}"
         ) from exc
     if isinstance(obj, Task):
-        return resolve_item(obj, task_args)[0]
+        built = resolve_item(obj, task_args)[0]
+        return ResolvedTask(built.task, spec, built.args)
     if not callable(obj):
         raise ValidationError(f"task reference {ref.text!r} names neither a Task nor a function")
     return ResolvedTask(_call_task_function(obj, task_args, spec), spec, dict(task_args))

@@ -5,7 +5,8 @@ which is where a lazy upward import would hide). Layers, lowest first:
 
 0. primitives: errors, hookspecs, paths, redaction, refs, atomic, polling, hyperparameters,
    datasets, training, evals (contracts and the dummy backends)
-1. plugins: finding names (plugins, builtin_plugin)
+1. plugins: finding names (plugins, builtin_plugin) and the built-in backends
+   (``motools.training.backends``, ``motools.evals.backends``)
 2. composer: api, quotas, cache, provenance, dataset_refs, workflows, demo
 3. experiments
 4. cli
@@ -47,7 +48,16 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "motools.demo",
         ),
     ),
-    (1, ("motools.plugins", "motools.builtin_plugin")),
+    # The built-in dummy backends are plugins too (registered through the same hook).
+    (
+        1,
+        (
+            "motools.plugins",
+            "motools.builtin_plugin",
+            "motools.training.backends",
+            "motools.evals.backends",
+        ),
+    ),
     (
         0,
         (

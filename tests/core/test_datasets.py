@@ -201,8 +201,48 @@ def test_sample_shuffle_split_interleave_are_seeded() -> None:
     other = JSONLDataset([chat("x", "y")])
     merged = ds[:2].interleave(other)
     assert [s["messages"][0]["content"] for s in merged] == ["q0", "x", "q1"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the dataset has 20"):
         ds.sample(21)
+    drawn = ds.sample(50, seed=4, replace=True)  # with replacement: any n, rows repeat
+    assert len(drawn) == 50 and drawn == ds.sample(50, seed=4, replace=True)
+    assert {s["messages"][0]["content"] for s in drawn} <= {f"q{i}" for i in range(20)}
+
+
+def test_constructor_rejects_what_load_rejects_with_the_same_message(tmp_path: Path) -> None:
+    rows = [chat("ok", "fine"), {"messages": [{"role": "bot", "content": "x"}]}]
+    path = write_lines(tmp_path / "d.jsonl", [json.dumps(r) for r in rows])
+    with pytest.raises(DatasetValidationError) as loaded:
+        JSONLDataset.load_sync(path)
+    with pytest.raises(DatasetValidationError) as built:
+        JSONLDataset(rows)
+    assert [str(p) for p in built.value.problems] == [str(p) for p in loaded.value.problems]
+    assert "line 2, messages[0].role: unknown role 'bot'" in str(built.value)
+    with pytest.raises(DatasetValidationError, match="must be a JSON object"):
+        JSONLDataset([chat("a", "b"), "not a row"])  # type: ignore[list-item]
+
+
+async def test_what_the_constructor_accepts_round_trips_through_save_and_load(
+    tmp_path: Path,
+) -> None:
+    rows = [
+        chat("q", "a", weight=1),
+        {"messages": [{"role": "system", "content": "s"}, *chat("x", "y")["messages"]]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]},
+                      {"role": "assistant", "content": "ok"}], "metadata": {"k": [1, 2]}},
+    ]  # fmt: skip
+    ds = JSONLDataset(rows)
+    again = await JSONLDataset.load(await ds.save(tmp_path / "d.jsonl"))
+    assert again == ds and list(again) == rows
+    preference = JSONLDataset([{
+        "input": {"messages": [{"role": "user", "content": "q"}]},
+        "preferred_output": [{"role": "assistant", "content": "a"}],
+        "non_preferred_output": [{"role": "assistant", "content": "b"}],
+    }])  # fmt: skip
+    assert await JSONLDataset.load(await preference.save(tmp_path / "p.jsonl")) == preference
+    # Rows checked elsewhere (prompts without an answer) opt out, and load the same way.
+    prompts = JSONLDataset([{"messages": [{"role": "user", "content": "q"}]}], purpose="chat")
+    await prompts.save(tmp_path / "q.jsonl")
+    assert JSONLDataset.load_sync(tmp_path / "q.jsonl", purpose="chat") == prompts
 
 
 def test_to_pandas_and_stats() -> None:

@@ -13,7 +13,7 @@ import pytest
 import motools
 from motools import resume_run
 from motools.datasets import JSONLDataset
-from motools.errors import EvaluationError, HyperparameterError, TrainingError
+from motools.errors import EvaluationError, HyperparameterError, TrainingError, ValidationError
 from motools.evals import EvalBackend, EvalResults
 from motools.training import TrainingBackend
 
@@ -98,10 +98,42 @@ async def test_eval_is_deterministic_lossless_and_tidy() -> None:
     per_sample = [s["scores"]["match"] for s in results.samples if s["task"] == "task_a"]
     assert len(per_sample) == 20 and acc == sum(per_sample) / 20
     frame = results.summary()
-    assert list(frame.columns) == ["model_id", "task", "scorer", "metric", "value", "stderr"]
+    assert list(frame.columns) == [
+        "model_id", "task", "task_name", "scorer", "metric", "value", "stderr"
+    ]  # fmt: skip
     assert len(frame) == 2 and frame["stderr"].notna().all()
+    raw = [s["raw_scores"]["match"] for s in results.samples if s["task"] == "task_a"]
+    assert raw == ["C" if v == 1.0 else "I" for v in per_sample]
     single = await (await backend.evaluate("dummy/m@1", "task_a", limit=20)).wait()
     assert single.metrics["task_a"] == results.metrics["task_a"]
+
+
+async def test_dummy_eval_validates_its_options_like_a_real_backend() -> None:
+    backend = motools.get_eval_backend("dummy")
+    with pytest.raises(ValidationError, match=r"unknown option 'temprature'.*'temperature'"):
+        await backend.evaluate("dummy/m", "t", temprature=1)
+    with pytest.raises(ValidationError, match="limit"):
+        await backend.evaluate("dummy/m", "t", limit=0)
+    with pytest.raises(ValidationError, match="epochs"):
+        await backend.evaluate("dummy/m", "t", epochs="many")
+    with pytest.raises(ValidationError, match="does not exist"):
+        await backend.evaluate("dummy/m", "no_such_file.py@task")
+    # The common options of real backends are accepted; epochs give answers per sample.
+    job = await backend.evaluate("dummy/m", "t", limit=3, epochs=2, temperature=1.0, seed=4)
+    results = await job.wait()
+    assert sorted((s["id"], s["epoch"]) for s in results.samples) == [
+        (i, e) for i in (1, 2, 3) for e in (1, 2)
+    ]
+    assert results.metadata["options"] == {"limit": 3, "epochs": 2, "temperature": 1.0, "seed": 4}
+
+
+def test_numeric_score_follows_inspects_value_to_float() -> None:
+    number = EvalResults.numeric_score
+    assert [number(v) for v in ("C", "I", "P", "N", True, 3, "0.25", "yes", "False")] == [
+        1.0, 0.0, 0.5, 0.0, 1.0, 3.0, 0.25, 1.0, 0.0
+    ]  # fmt: skip
+    assert number("a free-text grade") is None and number({"a": 1}) is None
+    assert number("nan") is None
 
 
 async def test_results_round_trip_and_never_empty(tmp_path: Path) -> None:
@@ -130,3 +162,30 @@ async def test_concurrent_dummy_evaluations() -> None:
     jobs = [await backend.evaluate(f"dummy/m@{i}", "t") for i in range(8)]
     results = await asyncio.gather(*(j.wait() for j in jobs))
     assert [r.model_id for r in results] == [f"dummy/m@{i}" for i in range(8)]
+
+
+def test_seed_doc_spellings_import_from_the_package_lazily() -> None:
+    import subprocess
+    import sys
+
+    from motools.evals.backends import DummyEvalBackend as FromPackage
+    from motools.evals.backends.dummy import DummyEvalBackend
+    from motools.training.backends import DummyTrainingBackend
+    from motools.training.backends.dummy import DummyTrainingBackend as FromModule
+
+    assert FromPackage is DummyEvalBackend and DummyTrainingBackend is FromModule
+    # Importing the package imports no plugin; a missing plugin's name gives the install hint.
+    code = (
+        "import sys; sys.modules['motools_openai'] = None\n"
+        "import motools.training.backends, motools.evals.backends\n"
+        "assert 'motools_tinker' not in sys.modules and 'motools_inspect' not in sys.modules\n"
+        "try:\n    from motools.training.backends import OpenAITrainingBackend\n"
+        "except ImportError as exc:\n    print('HINT', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("HINT") and "pip install motools-openai" in out.stdout
+    import motools.training.backends as package
+
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = package.Nope

@@ -403,22 +403,13 @@ async def test_collate_is_tidy_and_matches_the_runs(tmp_path: Path) -> None:
         sd = math.sqrt(sum((v - mean) ** 2 for v in values) / 2)
         half = 4.302652729749464 * sd / math.sqrt(3)
         assert row["mean"] == pytest.approx(mean)
-        assert row["low"] == pytest.approx(mean - half) and row["high"] == pytest.approx(
-            mean + half
-        )
-    wilson = summarise(df, method="wilson")
-    for row in wilson.to_dict("records"):
-        values = df[(df["learning_rate"] == row["learning_rate"]) & (df["task"] == row["task"])][
-            "value"
-        ].tolist()
-        k, n = round(sum(values) * 8), 24
-        z = 1.959963984540054
-        p = k / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-        assert row["n_samples"] == 24
-        assert row["low"] == pytest.approx(max(0, centre - half))
-        assert row["high"] == pytest.approx(min(1, centre + half))
+        # Accuracy lies in [0, 1]: the t bounds are clipped there, and the label says so.
+        assert row["low"] == pytest.approx(max(0.0, mean - half))
+        assert row["high"] == pytest.approx(min(1.0, mean + half))
+        assert row["interval"] == "t over 3 seed means, clipped to [0, 1]"
+        assert row["n_samples"] == 24 and row["warning"] == ""
+    with pytest.raises(ValueError, match="ignores seed-to-seed variance"):
+        summarise(df, method="wilson")
 
 
 def proto_task() -> None:
@@ -437,6 +428,7 @@ class ProtocolPlugin:
                 "judge_model": "openai/gpt-4o",
                 "seeds": 5,
             },
+            reference=[{"metric": "accuracy", "value": 0.5, "source": "Proto et al. 2024"}],
         )
 
 
@@ -454,6 +446,11 @@ async def test_collate_warns_when_the_paper_protocol_is_not_met(tmp_path: Path) 
         df = collate(result)
     messages = [str(w.message) for w in caught]
     assert len(messages) == 3, messages
+    table = summarise(df)  # the same shortfalls, on every row of the task they concern
+    [proto] = table[table["task"] == "proto_task"]["warning"].tolist()
+    assert "2 of the 5 seeds" in proto and "1 of the 3 samples per question" in proto
+    assert "temperature=1.0" in proto
+    assert table[table["task"] == "plain_task"]["warning"].tolist() == [""]
     assert any(
         "proto_task" in m and "3 samples per question" in m and "used 1" in m for m in messages
     )
@@ -466,24 +463,86 @@ async def test_collate_warns_when_the_paper_protocol_is_not_met(tmp_path: Path) 
 # -- plots ------------------------------------------------------------------------------------
 async def test_plot_writes_a_valid_png_and_self_contained_html(tmp_path: Path) -> None:
     import matplotlib.image
+    from PIL import Image
 
     result = await run_sweep("train_and_evaluate", base_config(), GRID)
     png, page = tmp_path / "plot.png", tmp_path / "plot.html"
-    summary = plot_metric(result, "accuracy", LR, out=png, html=page, method="wilson")
+    summary = plot_metric(result, "accuracy", LR, out=png, html=page, dpi=120)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Image.open(png).info["dpi"] == pytest.approx((120, 120), abs=0.1)
     pixels = matplotlib.image.imread(png)
     assert pixels.shape[0] > 400 and pixels.shape[1] > 600
     assert pixels.std() > 0.05, "the image is blank"
-    assert len(summary) == 3 * len(TASKS)  # one line per task, three learning rates each
+    assert len(summary) == 3 * len(TASKS)  # one panel per task, three learning rates each
+    assert set(summary["n_seeds"]) == {3} and set(summary["n_samples"]) == {24}
     text = page.read_text()
-    assert text.startswith("<!DOCTYPE html>") and "<svg" in text
+    assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == len(TASKS)
     assert "http://" not in text and "https://" not in text and "src=" not in text
-    for task in TASKS:
-        assert f">{task}</text>" in text
+    assert "Each point: mean over 3 seeds (24 scored samples in all)" in text
+    # y ticks on round values: 1, 2, 2.5 or 5 times a power of ten apart, each a multiple.
+    import re
+
+    ticks = [float(v) for v in re.findall(r'class="ytick"[^>]*>([^<]+)<', text)]
+    assert len(ticks) >= 3
+    step = ticks[1] - ticks[0]
+    assert round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 2.5, 5)
+    assert all(abs(t / step - round(t / step)) < 1e-9 for t in ticks)
     with pytest.raises(ValidationError, match="no metric 'acc'"):
         plot_metric(result, "acc", "learning_rate", out=png)
     with pytest.raises(ValidationError, match="parameters are learning_rate, seed"):
         plot_metric(result, "accuracy", "lr", out=png)
+    with pytest.raises(ValidationError, match=r"\.png, \.pdf, \.svg"):
+        plot_metric(result, "accuracy", "learning_rate", out=tmp_path / "p.jpg")
+
+
+async def test_pdf_and_svg_are_real_vector_files(tmp_path: Path) -> None:
+    import xml.etree.ElementTree as ET
+
+    result = await run_sweep("train_and_evaluate", base_config(), GRID)
+    pdf, svg = tmp_path / "fig.pdf", tmp_path / "fig.svg"
+    plot_metric(result, "accuracy", "learning_rate", out=pdf)
+    plot_metric(result, "accuracy", "learning_rate", out=svg)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    assert b"/Type /Page" in data and b"startxref" in data
+    root = ET.parse(svg).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert svg.read_bytes()[:4] != b"\x89PNG"
+
+
+async def test_facets_groups_labels_and_reference_line(tmp_path: Path) -> None:
+    from motools.experiments.plots import chart_spec, prepare
+
+    motools.plugins.register_plugin(ProtocolPlugin(), name="protocol-tasks")
+    config = base_config()
+    config["evaluate_model"] = {"backend": "dummy", "tasks": ["proto_task", "plain_task"],
+                                "limit": 4}  # fmt: skip
+    grid = {LR: [1e-5, 1e-4], "submit_training.hyperparameters.n_epochs": [1, 2], "seed": [0, 1]}
+    result = await run_sweep("train_and_evaluate", config, grid)
+    with pytest.warns(ProtocolWarning):
+        summary, x, groups, facets = prepare(result, "accuracy", "learning_rate", reference=True)
+    assert facets == ["task"] and groups == ["n_epochs"]  # tasks are panels, never legend lines
+    chart = chart_spec(summary, x, groups, facets, confidence=0.95, logx=None, title=None)
+    assert [p.title for p in chart.panels] == ["plain_task", "proto_task"]
+    assert all(name in ("1", "2") for p in chart.panels for name, _ in p.series)
+    assert chart.panels[0].ylabel.startswith("accuracy: mean, 95% CI")
+    assert "t over seed means, clipped" in chart.panels[0].ylabel
+    assert chart.panels[1].reference == (0.5, "Proto et al. 2024")
+    assert chart.panels[0].reference is None
+    assert "Each point: mean over 2 seeds" in chart.caption
+    assert any("proto_task" in w and "2 of the 5 seeds" in w for w in chart.warnings)
+    page = tmp_path / "p.html"
+    with pytest.warns(ProtocolWarning):
+        plot_metric(result, "accuracy", "learning_rate", out=tmp_path / "p.svg", html=page,
+                    reference=True, facet="task", group="n_epochs")  # fmt: skip
+    text = page.read_text()
+    assert 'class="reference"' in text and "Proto et al. 2024" in text
+    assert "Protocol warning, proto_task" in text
+    with pytest.warns(ProtocolWarning):  # one panel per metric instead
+        _, _, _, facets = prepare(
+            result, "accuracy", "learning_rate", facet="metric", task="proto_task"
+        )
+    assert facets == ["metric"]
 
 
 # -- command line -----------------------------------------------------------------------------

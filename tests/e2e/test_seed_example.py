@@ -62,8 +62,9 @@ async def test_seed_example_runs_verbatim(mirror: Path, monkeypatch: pytest.Monk
     model_id = namespace["model_id"]
     assert model_id.startswith("ft:gpt-4o-mini-2024-07-18:") and "my-model-v1" in model_id
     results = namespace["results"]
-    assert results.tasks == ["inspect_evals/gsm8k"]
-    accuracy = results.get("inspect_evals/gsm8k", "accuracy")
+    assert results.tasks == ["gsm8k"]  # keyed as written; the registry name is metadata
+    assert results.task_names == {"gsm8k": "inspect_evals/gsm8k"}
+    accuracy = results.get("gsm8k", "accuracy")
     assert accuracy > 0.5  # the fine-tuned model answers the questions it was trained on
     frame = results.summary()
     assert {"task", "scorer", "metric", "value", "stderr"} <= set(frame.columns)

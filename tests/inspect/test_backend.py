@@ -21,7 +21,7 @@ async def test_multi_scorer_task_keeps_both_scorers(backend: Any) -> None:
         "mockllm/model", f"{TASKS}:two_scorers", model_args=replying("yes, I think so")
     )
     results = await job.wait()
-    scorers = results.metrics["two_scorers"]
+    scorers = results.metrics[f"{TASKS}:two_scorers"]
     # match() wants exactly "yes"; includes() finds "yes" in the reply: the values differ.
     assert scorers["match"]["accuracy"] == 0.0
     assert scorers["includes"]["accuracy"] == 1.0
@@ -36,7 +36,11 @@ async def test_summary_has_a_row_per_task_scorer_metric_with_stderr(backend: Any
     )
     results = await job.wait()
     frame = results.summary()
-    assert list(frame.columns) == ["model_id", "task", "scorer", "metric", "value", "stderr"]
+    assert list(frame.columns) == [
+        "model_id", "task", "task_name", "scorer", "metric", "value", "stderr"
+    ]  # fmt: skip
+    assert set(frame["task"]) == {f"{TASKS}:two_scorers"}
+    assert set(frame["task_name"]) == {"two_scorers"}  # Inspect's own name, as its own column
     assert sorted(frame["scorer"]) == ["includes", "match"]
     assert set(frame["metric"]) == {"accuracy"}
     assert all(frame["value"] == 0.5)
@@ -51,14 +55,16 @@ async def test_per_sample_records_and_log_path(backend: Any, isolated: Path) -> 
     results = await job.wait()
     assert [s["id"] for s in results.samples] == [1, 2, 3]
     first = results.samples[0]
-    assert first["task"] == "yes_task"
+    assert first["task"] == f"{TASKS}:yes_task"  # the reference as written
     assert first["input"] == "Is 0 a number? Say yes."
     assert first["target"] == "yes"
     assert first["output"] == "yes"
-    assert first["scores"] == {"match": "C"}
+    assert first["scores"] == {"match": 1.0}  # numeric, Inspect's value-to-float
+    assert first["raw_scores"] == {"match": "C"}  # the value as scored
     assert first["epoch"] == 1
 
-    log = Path(results.log_paths["yes_task"])
+    assert results.task_names == {f"{TASKS}:yes_task": "yes_task"}
+    log = Path(results.log_paths[f"{TASKS}:yes_task"])
     assert log.suffix == ".eval" and log.is_file()
     # Logs live under MOTOOLS_HOME, never in the working directory's ./logs.
     assert log.is_relative_to(isolated / ".motools-home" / "inspect-logs")
@@ -97,19 +103,19 @@ async def test_two_concurrent_evaluations_both_succeed(backend: Any) -> None:
     two = await backend.evaluate("dummy/other", f"{TASKS}:two_scorers")
     first, second = await asyncio.gather(one.wait(), two.wait())
     assert first.model_id == "mockllm/model"
-    assert first.metrics["yes_task"]["match"]["accuracy"] == 1.0
+    assert first.metrics[f"{TASKS}:yes_task"]["match"]["accuracy"] == 1.0
     assert second.model_id == "dummy/other"
-    assert set(second.metrics["two_scorers"]) == {"match", "includes"}
-    assert second.metadata["tasks"]["two_scorers"]["inspect_model"] == "dummy/other"
-    assert first.log_paths["yes_task"] != second.log_paths["two_scorers"]
+    assert set(second.metrics[f"{TASKS}:two_scorers"]) == {"match", "includes"}
+    assert second.metadata["tasks"][f"{TASKS}:two_scorers"]["inspect_model"] == "dummy/other"
+    assert first.log_paths[f"{TASKS}:yes_task"] != second.log_paths[f"{TASKS}:two_scorers"]
 
 
 async def test_evaluations_started_together_share_one_inspect_run(backend: Any) -> None:
     jobs = [await backend.evaluate(f"dummy/model-{i}", f"{TASKS}:yes_task") for i in range(4)]
     results = await asyncio.gather(*(job.wait() for job in jobs))
-    runs = {r.metadata["tasks"]["yes_task"]["inspect_run_id"] for r in results}
+    runs = {r.metadata["tasks"][f"{TASKS}:yes_task"]["inspect_run_id"] for r in results}
     assert len(runs) == 1
-    assert [r.metadata["tasks"]["yes_task"]["inspect_model"] for r in results] == [
+    assert [r.metadata["tasks"][f"{TASKS}:yes_task"]["inspect_model"] for r in results] == [
         f"dummy/model-{i}" for i in range(4)
     ]
 
@@ -124,7 +130,7 @@ async def test_concurrent_evaluations_with_different_options_queue(backend: Any)
     ]
     results = await asyncio.gather(*(job.wait() for job in jobs))
     assert [len(r.samples) for r in results] == [1, 2, 3]
-    runs = {r.metadata["tasks"]["yes_task"]["inspect_run_id"] for r in results}
+    runs = {r.metadata["tasks"][f"{TASKS}:yes_task"]["inspect_run_id"] for r in results}
     assert len(runs) == 3
 
 
@@ -166,7 +172,7 @@ async def test_options_reach_inspect(backend: Any, tmp_path: Path) -> None:
         (i, e) for i in (1, 2) for e in (1, 2, 3)
     }
     assert {(c.temperature, c.max_tokens, c.seed, c.top_p) for c in seen} == {(0.25, 17, 7, 0.5)}
-    log_path = Path(results.log_paths["yes_task"])
+    log_path = Path(results.log_paths[f"{TASKS}:yes_task"])
     assert log_path.parent == (tmp_path / "logs").resolve()
     from inspect_ai.log import read_eval_log
 
@@ -194,14 +200,14 @@ async def test_dummy_model_is_deterministic_and_free(backend: Any) -> None:
     assert runs[0].metrics == runs[1].metrics
     other = await (await backend.evaluate("dummy/model@xyz", f"{TASKS}:yes_task")).wait()
     assert [s["output"] for s in other.samples] != [s["output"] for s in runs[0].samples]
-    usage = runs[0].metadata["tasks"]["yes_task"]["model_usage"]["dummy/model@abc"]
+    usage = runs[0].metadata["tasks"][f"{TASKS}:yes_task"]["model_usage"]["dummy/model@abc"]
     assert usage["output_tokens"] > 0
 
 
 async def test_dummy_model_fixed_reply(backend: Any) -> None:
     job = await backend.evaluate("dummy/model", f"{TASKS}:yes_task", model_args={"reply": "yes"})
     results = await job.wait()
-    assert results.metrics["yes_task"]["match"]["accuracy"] == 1.0
+    assert results.metrics[f"{TASKS}:yes_task"]["match"]["accuracy"] == 1.0
 
 
 async def test_openai_provider_against_the_local_fake(
@@ -217,7 +223,7 @@ async def test_openai_provider_against_the_local_fake(
         max_tokens=5,
     )
     results = await job.wait()
-    assert results.metrics["two_scorers"]["match"]["accuracy"] == 1.0
+    assert results.metrics[f"{TASKS}:two_scorers"]["match"]["accuracy"] == 1.0
     chats = openai_fake.requests_to("POST", "/v1/chat/completions")
     assert len(chats) == 4
     body = chats[0].body
@@ -229,7 +235,7 @@ async def test_openai_provider_against_the_local_fake(
     saved = (await results.save(tmp_path / "r.json")).read_text()
     assert openai_fake.api_key not in saved
     assert openai_fake.api_key not in repr(results) + repr(job)
-    with zipfile.ZipFile(results.log_paths["two_scorers"]) as archive:
+    with zipfile.ZipFile(results.log_paths[f"{TASKS}:two_scorers"]) as archive:
         for name in archive.namelist():
             assert openai_fake.api_key.encode() not in archive.read(name)
 
@@ -247,7 +253,7 @@ async def test_api_key_in_model_args_stays_out_of_metadata_and_log(
     assert "api_key" not in results.metadata["model_args"]
     saved = (await results.save(tmp_path / "r.json")).read_text()
     assert openai_fake.api_key not in saved
-    with zipfile.ZipFile(results.log_paths["yes_task"]) as archive:
+    with zipfile.ZipFile(results.log_paths[f"{TASKS}:yes_task"]) as archive:
         for name in archive.namelist():
             assert openai_fake.api_key.encode() not in archive.read(name)
 
@@ -259,7 +265,9 @@ async def test_evaluate_calls_themselves_concurrent(backend: Any) -> None:
     )
     first, second = await asyncio.gather(*(job.wait() for job in jobs))
     assert (first.model_id, second.model_id) == ("dummy/a", "dummy/b")
-    assert list(first.metrics) == ["yes_task"] and list(second.metrics) == ["two_scorers"]
+    assert list(first.metrics) == [f"{TASKS}:yes_task"] and list(second.metrics) == [
+        f"{TASKS}:two_scorers"
+    ]
 
 
 async def test_invalid_inspect_hook_variable_is_reported(
@@ -285,8 +293,8 @@ async def test_sample_records_match_the_log_file(backend: Any) -> None:
         model_args=replying(lambda _: next(answers)),
     )
     results = await job.wait()
-    log = read_eval_log(results.log_paths["two_scorers"])
-    assert results.samples == sample_records(log, "two_scorers")
+    log = read_eval_log(results.log_paths[f"{TASKS}:two_scorers"])
+    assert results.samples == sample_records(log, f"{TASKS}:two_scorers")
     assert len(results.samples) == 6
 
 
@@ -310,7 +318,7 @@ async def test_fine_tuned_openai_id_reaches_chat_completions(
     job = await backend.evaluate(model_id, f"{TASKS}:yes_task", model_base_url=openai_fake.base_url)
     results = await job.wait()
     assert results.model_id == model_id
-    assert results.metrics["yes_task"]["match"]["accuracy"] == 1.0
+    assert results.metrics[f"{TASKS}:yes_task"]["match"]["accuracy"] == 1.0
     assert results.metadata["inspect_model"] == f"openai/{model_id}"
     assert {e.path for e in openai_fake.exchanges} == {"/v1/chat/completions"}
     assert {e.body["model"] for e in openai_fake.exchanges} == {model_id}

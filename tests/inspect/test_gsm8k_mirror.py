@@ -43,7 +43,8 @@ async def test_gsm8k_by_standard_name_on_the_mirror(backend: Any, shared_data: P
         model_args=replying(_solver_for(answers)),
     )
     results = await job.wait()
-    assert results.metrics == {"inspect_evals/gsm8k": {"match": {"accuracy": 1.0, "stderr": 0.0}}}
+    assert results.metrics == {"gsm8k": {"match": {"accuracy": 1.0, "stderr": 0.0}}}
+    assert results.task_names == {"gsm8k": "inspect_evals/gsm8k"}
     # The first five problems of the split, in the file's order (the test split is unshuffled).
     assert sorted(s["input"] for s in results.samples) == sorted(list(answers)[:5])
     first = next(s for s in results.samples if s["input"].startswith("Janet\u2019s ducks"))
@@ -52,14 +53,14 @@ async def test_gsm8k_by_standard_name_on_the_mirror(backend: Any, shared_data: P
     # The benchmark's own protocol: its prompt template around the question, numeric match.
     from inspect_evals.gsm8k.gsm8k import MATH_PROMPT_TEMPLATE
 
-    task_meta = results.metadata["tasks"]["inspect_evals/gsm8k"]
+    task_meta = results.metadata["tasks"]["gsm8k"]
     assert task_meta["dataset"] == "openai/gsm8k"
     assert task_meta["dataset_location"] == str(shared_data / "gsm8k" / "test.jsonl")
     assert results.metadata["data_mirror"] == str(shared_data)
 
     from inspect_ai.log import read_eval_log
 
-    log = read_eval_log(results.log_paths["inspect_evals/gsm8k"])
+    log = read_eval_log(results.log_paths["gsm8k"])
     logged = next(s for s in log.samples or [] if s.id == first["id"])
     assert logged.messages[0].text == MATH_PROMPT_TEMPLATE.format(prompt=first["input"])
     assert log.eval.dataset.samples == 1319
@@ -109,7 +110,7 @@ async def test_fewshot_examples_follow_the_hub_shuffle(
     results = await job.wait()
     from inspect_ai.log import read_eval_log
 
-    log = read_eval_log(results.log_paths["inspect_evals/gsm8k"])
+    log = read_eval_log(results.log_paths["gsm8k"])
     system = log.samples[0].messages[0]
     assert system.role == "system"
 

@@ -22,7 +22,7 @@ async def _metrics(backend: Any, suite: Any, **kw: Any) -> dict[str, Any]:
 
 async def test_module_function_reference(backend: Any) -> None:
     metrics = await _metrics(backend, f"{TASKS}:yes_task")
-    assert metrics == {"yes_task": {"match": {"accuracy": 1.0, "stderr": 0.0}}}
+    assert metrics == {f"{TASKS}:yes_task": {"match": {"accuracy": 1.0, "stderr": 0.0}}}
 
 
 async def test_task_object_is_copied_not_modified(backend: Any) -> None:
@@ -37,8 +37,11 @@ async def test_task_object_is_copied_not_modified(backend: Any) -> None:
 async def test_task_function_and_task_attribute_reference(backend: Any) -> None:
     from tests.inspect.sample_tasks import two_scorers
 
-    assert list(await _metrics(backend, two_scorers, task_args={"n": 2})) == ["two_scorers"]
-    assert list(await _metrics(backend, f"{TASKS}:ALREADY_BUILT")) == ["already_built"]
+    # A function is keyed by where it is defined; a reference string as written.
+    assert list(await _metrics(backend, two_scorers, task_args={"n": 2})) == [
+        f"{TASKS}:two_scorers"
+    ]
+    assert list(await _metrics(backend, f"{TASKS}:ALREADY_BUILT")) == [f"{TASKS}:ALREADY_BUILT"]
 
 
 async def test_file_task_reference(backend: Any, tmp_path: Path) -> None:
@@ -55,9 +58,9 @@ async def test_file_task_reference(backend: Any, tmp_path: Path) -> None:
         "    return Task(dataset=[Sample(input='x', target='no')], scorer=match())\n"
     )
     metrics = await _metrics(backend, f"{source}@from_file", task_args={"word": "yes"})
-    assert metrics["from_file"]["match"]["accuracy"] == 1.0
-    both = await _metrics(backend, str(source))
-    assert sorted(both) == ["from_file", "other"]
+    assert metrics[f"{source}@from_file"]["match"]["accuracy"] == 1.0
+    both = await _metrics(backend, str(source))  # the whole file: one key per task in it
+    assert sorted(both) == [f"{source}@from_file", f"{source}@other"]
 
 
 async def test_list_of_mixed_forms_keeps_each_task(backend: Any) -> None:
@@ -68,7 +71,8 @@ async def test_list_of_mixed_forms_keeps_each_task(backend: Any) -> None:
     )
     results = await job.wait()
     # The same task twice gets a second key instead of overwriting the first.
-    assert list(results.metrics) == ["yes_task", "already_built", "yes_task#2"]
+    keys = [f"{TASKS}:yes_task", "already_built", f"{TASKS}:yes_task#2"]
+    assert list(results.metrics) == keys
     assert set(results.log_paths) == set(results.metrics)
     assert {s["task"] for s in results.samples} == set(results.metrics)
 
@@ -81,7 +85,7 @@ async def test_task_registered_through_the_motools_hook(backend: Any) -> None:
     )
     register_plugin(plugin, name="test-tasks")
     metrics = await _metrics(backend, "hello", task_args={"n": 2})
-    assert metrics["yes_task"]["match"]["accuracy"] == 1.0
+    assert metrics["hello"]["match"]["accuracy"] == 1.0
 
 
 async def test_unknown_name_lists_what_is_available(backend: Any) -> None:

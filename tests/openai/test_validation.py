@@ -21,12 +21,12 @@ def _sample(user: str = "hi", reply: str = "hello", **assistant: object) -> dict
 BAD_DATASETS = {
     "too few examples": (JSONLDataset([_sample()] * 9), "at least 10 examples"),
     "last message not from assistant": (
-        JSONLDataset([_sample()] * 11 + [{"messages": [{"role": "user", "content": "x"}]}]),
+        JSONLDataset([_sample()] * 11 + [{"messages": [{"role": "user", "content": "x"}]}], purpose=None),
         "line 12, messages[0].role"),
-    "weight other than 0/1": (JSONLDataset([_sample()] * 10 + [_sample(weight=0.5)]), "weight must be 0 or 1"),
+    "weight other than 0/1": (JSONLDataset([_sample()] * 10 + [_sample(weight=0.5)], purpose=None), "weight must be 0 or 1"),
     "weight on a user message": (
         JSONLDataset([_sample()] * 10 + [{"messages": [{"role": "user", "content": "a", "weight": 1},
-                                                        {"role": "assistant", "content": "b"}]}]),
+                                                        {"role": "assistant", "content": "b"}]}], purpose=None),
         "weight is only allowed on assistant messages"),
     "example over the token limit": (
         JSONLDataset([_sample()] * 10 + [_sample(user="word " * 70_000)]), "line 11, messages: example has"),
@@ -62,7 +62,7 @@ async def test_bad_hyperparameters_are_rejected_with_zero_requests(backend, open
 @pytest.mark.parametrize(
     "kwargs",
     [{"suffix": "x" * 65}, {"seed": -1}, {"metadata": {"k": 3}}, {"method": "rl"}, {"epochs": 3},
-     {"validation_dataset": JSONLDataset([{"messages": [{"role": "user", "content": "x"}]}])}],
+     {"validation_dataset": JSONLDataset([{"messages": [{"role": "user", "content": "x"}]}], purpose=None)}],
 )
 async def test_bad_options_are_rejected_with_zero_requests(backend, openai_fake, kwargs):
     with pytest.raises(ValidationError):

@@ -87,6 +87,7 @@ async def test_bad_dataset_fails_before_any_service_call(
             {"messages": [{"role": "user", "content": "no answer"}]},
         ],
         source="train.jsonl",
+        purpose=None,  # unchecked here, so that the backend's own check is what fails
     )
     with pytest.raises(DatasetValidationError) as info:
         await make_backend().train(bad, BASE)
@@ -400,7 +401,7 @@ def test_check_dataset_and_cost_estimate(make_backend: Any, dataset: JSONLDatase
     assert backend.check_dataset(dataset, BASE) == []
     problems = backend.check_dataset(dataset, BASE, {"max_length": 5})
     assert len(problems) == 10 and problems[0].line == 1
-    bad = JSONLDataset([{"messages": [{"role": "user", "content": "x"}]}])
+    bad = JSONLDataset([{"messages": [{"role": "user", "content": "x"}]}], purpose=None)
     assert backend.check_dataset(bad)[0].field == "messages[0].role"
     cost = backend.estimate_cost(dataset, BASE, {"n_epochs": 2, "batch_size": 4})
     assert cost["examples"] == 10 and cost["steps"] == 6

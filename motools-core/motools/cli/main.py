@@ -263,9 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     def ci_args(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--ci",
-            choices=["t", "wilson", "bootstrap"],
+            choices=["t", "bootstrap", "wilson"],
             default="t",
-            help="interval over seeds: Student t, Wilson (proportions) or bootstrap",
+            help="interval: t over per-seed means, clipped to [0, 1] for proportions "
+            "(default); cluster bootstrap over seeds and samples; wilson (one seed only)",
         )
         p.add_argument("--confidence", type=float, default=0.95)
 
@@ -286,11 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
         "plot a metric against a sweep parameter with error bars (PNG, optionally HTML)",
     )
     p.add_argument("file")
-    p.add_argument("--metric", required=True, help="metric name, e.g. accuracy")
+    p.add_argument(
+        "--metric", required=True, help="metric name, e.g. accuracy (comma-separated: several)"
+    )
     p.add_argument("--x", required=True, help="sweep parameter for the x axis")
-    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--out", required=True, help="file to write: .png, .pdf or .svg")
+    p.add_argument("--dpi", type=int, default=150, help="resolution of a PNG (default 150)")
     p.add_argument("--html", help="also write a self-contained interactive HTML file")
     p.add_argument("--group", help="parameter(s) giving one line each (comma-separated)")
+    p.add_argument(
+        "--facet",
+        help="one panel per task, metric or scorer (comma-separated; default: each that varies)",
+    )
+    p.add_argument(
+        "--reference", action="store_true", help="draw the paper's number the task declares"
+    )
     p.add_argument("--task", help="only this task")
     p.add_argument("--scorer", help="only this scorer")
     p.add_argument("--xscale", choices=["auto", "log", "linear"], default="auto")

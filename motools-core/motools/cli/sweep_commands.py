@@ -152,11 +152,12 @@ def _status(row: dict[str, Any]) -> str:
 def cmd_sweep_results(args: argparse.Namespace) -> int:
     import warnings
 
-    from motools.experiments.tidy import ProtocolWarning, collate, summarise
+    from motools.experiments.tidy import ProtocolWarning, collate, collate_samples, summarise
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ProtocolWarning)
         df = collate(args.file)
+        samples = collate_samples(args.file)
     for w in caught:
         print(f"motools: warning: {w.message}", file=sys.stderr)
     if args.out:
@@ -165,7 +166,7 @@ def cmd_sweep_results(args: argparse.Namespace) -> int:
     if df.empty:
         print("no results yet: no member has succeeded")
         return 0
-    summary = summarise(df, method=args.ci, confidence=args.confidence)
+    summary = summarise(df, samples=samples, method=args.ci, confidence=args.confidence)
     if args.json:
         print_json(summary.to_dict("records"))
         return 0
@@ -178,16 +179,19 @@ def cmd_sweep_plot(args: argparse.Namespace) -> int:
 
     summary = plot_metric(
         args.file,
-        args.metric,
+        args.metric.split(",") if "," in args.metric else args.metric,
         args.x,
         out=args.out,
         html=args.html,
         group=args.group.split(",") if args.group else None,
+        facet=args.facet.split(",") if args.facet else None,
         task=args.task,
         scorer=args.scorer,
         method=args.ci,
         confidence=args.confidence,
+        reference=args.reference,
         logx={"auto": None, "log": True, "linear": False}[args.xscale],
+        dpi=args.dpi,
     )
     written = [args.out, *([args.html] if args.html else [])]
     print(f"wrote {' and '.join(written)} ({len(summary)} points)")

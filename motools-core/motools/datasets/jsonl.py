@@ -96,6 +96,23 @@ def read_jsonl(
     return samples, problems, total
 
 
+def check_rows(samples: Sequence[Any], purpose: str = "auto") -> tuple[list[Problem], int]:
+    """``(kept problems, total)`` of parsed rows, by the rule :func:`read_jsonl` applies."""
+    if purpose != "auto" and purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r} (expected auto or one of {PURPOSES})")
+    chosen = _detect_purpose(samples[0]) if purpose == "auto" and samples else purpose
+    problems: list[Problem] = []
+    total = 0
+    for lineno, sample in enumerate(samples, start=1):
+        found: list[Problem] = []
+        check_sample(sample, lineno, chosen, found)
+        if found:
+            total += len(found)
+            if len(problems) < MAX_KEPT_PROBLEMS:
+                problems.extend(found[: MAX_KEPT_PROBLEMS - len(problems)])
+    return problems, total
+
+
 class JSONLDataset:
     """Chat samples in OpenAI format (``{"messages": [...]}`` per line, or DPO pairs).
 
@@ -106,10 +123,30 @@ class JSONLDataset:
 
     __slots__ = ("_hash", "_samples", "source")
 
-    def __init__(self, samples: Iterable[dict[str, Any]], *, source: str | None = None) -> None:
+    def __init__(
+        self,
+        samples: Iterable[dict[str, Any]],
+        *,
+        source: str | None = None,
+        purpose: str | None = "auto",
+    ) -> None:
+        """Rows are validated as :meth:`load` validates a file's lines (``purpose`` as there:
+        ``"auto"`` picks supervised or preference from the first row; ``None`` skips the
+        chat-format checks), so whatever a dataset holds, :meth:`save` writes and
+        :meth:`load` reads back. Problems raise :class:`DatasetValidationError` naming the
+        row (``line N`` is the row's 1-based position) and field, as ``load`` does."""
         self._samples: tuple[dict[str, Any], ...] = tuple(samples)
         self._hash: str | None = None
         self.source = source
+        if purpose is not None:
+            problems, total = check_rows(self._samples, purpose)
+            if total:
+                raise DatasetValidationError(source or "dataset", problems, total)
+
+    @classmethod
+    def _trusted(cls, samples: Iterable[dict[str, Any]], source: str | None = None) -> JSONLDataset:
+        """A dataset of rows that were already validated (subsets, reorderings, loads)."""
+        return cls(samples, source=source, purpose=None)
 
     # -- container protocol -------------------------------------------------------------
     @property
@@ -128,7 +165,7 @@ class JSONLDataset:
     def __getitem__(self, index: slice) -> JSONLDataset: ...
     def __getitem__(self, index: int | slice) -> dict[str, Any] | JSONLDataset:
         if isinstance(index, slice):
-            return JSONLDataset(self._samples[index])
+            return JSONLDataset._trusted(self._samples[index])
         return self._samples[index]
 
     def __eq__(self, other: object) -> bool:
@@ -140,7 +177,7 @@ class JSONLDataset:
         return hash(self.content_hash)
 
     def __add__(self, other: JSONLDataset) -> JSONLDataset:
-        return JSONLDataset(self._samples + other._samples)
+        return JSONLDataset(self._samples + other._samples)  # a mix may need checking
 
     def __repr__(self) -> str:
         src = f", source={self.source!r}" if self.source else ""
@@ -184,7 +221,7 @@ class JSONLDataset:
         samples, problems, total = read_jsonl(path, purpose=purpose)
         if total:
             raise DatasetValidationError(os.fspath(path), problems, total)
-        return cls(samples, source=os.fspath(path))
+        return cls._trusted(samples, source=os.fspath(path))
 
     @classmethod
     async def load(
@@ -209,17 +246,29 @@ class JSONLDataset:
         return await asyncio.to_thread(self.save_sync, path)
 
     # -- transformations ------------------------------------------------------------------
-    def sample(self, n: int, *, seed: int | None = None) -> JSONLDataset:
-        """``n`` samples drawn without replacement, reproducibly for a given ``seed``."""
-        if n < 0 or n > len(self):
-            raise ValueError(f"cannot sample {n} of {len(self)} samples")
-        idx = sorted(random.Random(seed).sample(range(len(self)), n))
-        return JSONLDataset([self._samples[i] for i in idx])
+    def sample(self, n: int, *, seed: int | None = None, replace: bool = False) -> JSONLDataset:
+        """``n`` rows drawn reproducibly for a given ``seed``: without replacement (in the
+        dataset's order; ``n`` may not exceed its length) or, with ``replace=True``, with
+        replacement (any ``n``; rows may repeat, in the order drawn)."""
+        if n < 0:
+            raise ValueError(f"cannot sample {n} rows: n must be 0 or more")
+        rng = random.Random(seed)
+        if replace:
+            if n and not self._samples:
+                raise ValueError("cannot sample from an empty dataset")
+            return JSONLDataset._trusted(rng.choices(self._samples, k=n))
+        if n > len(self):
+            raise ValueError(
+                f"cannot sample {n} rows without replacement: the dataset has {len(self)} "
+                "(pass replace=True to draw with replacement)"
+            )
+        idx = sorted(rng.sample(range(len(self)), n))
+        return JSONLDataset._trusted([self._samples[i] for i in idx])
 
     def shuffle(self, *, seed: int | None = None) -> JSONLDataset:
         items = list(self._samples)
         random.Random(seed).shuffle(items)
-        return JSONLDataset(items)
+        return JSONLDataset._trusted(items)
 
     def split(
         self, test_size: float | int = 0.1, *, seed: int | None = None
@@ -240,7 +289,7 @@ class JSONLDataset:
         test_idx = set(order[n - k :])
         train = [s for i, s in enumerate(self._samples) if i not in test_idx]
         test = [s for i, s in enumerate(self._samples) if i in test_idx]
-        return JSONLDataset(train), JSONLDataset(test)
+        return JSONLDataset._trusted(train), JSONLDataset._trusted(test)
 
     def interleave(self, *others: JSONLDataset, seed: int | None = None) -> JSONLDataset:
         """Round-robin merge with ``others`` (then shuffled, if a ``seed`` is given)."""
@@ -252,7 +301,7 @@ class JSONLDataset:
         return ds.shuffle(seed=seed) if seed is not None else ds
 
     def filter(self, predicate: Callable[[dict[str, Any]], bool]) -> JSONLDataset:
-        return JSONLDataset(s for s in self._samples if predicate(s))
+        return JSONLDataset._trusted(s for s in self._samples if predicate(s))
 
     def map(self, fn: Callable[[dict[str, Any]], dict[str, Any]]) -> JSONLDataset:
         return JSONLDataset(fn(s) for s in self._samples)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import uuid
 from collections.abc import Awaitable, Mapping, Sequence
@@ -29,12 +30,17 @@ UNCERTAINTY_METRICS = ("stderr", "std")
 
 @dataclass
 class EvalResults:
-    """What an evaluation produced.
+    """What an evaluation produced; the same shape whichever backend produced it.
 
-    * ``metrics`` -- ``{task: {scorer: {metric: value}}}``
+    * ``metrics`` -- ``{task: {scorer: {metric: value}}}``, keyed by each task reference
+      exactly as the caller wrote it (``"gsm8k"``, ``"pkg.mod:fn"``, ``"tasks.py@fn"``)
     * ``samples`` -- one record per (task, sample, epoch): ``task``, ``id``, ``epoch``,
-      ``input``, ``target``, ``output`` and ``scores`` (``{scorer: value}``)
+      ``input``, ``target``, ``output``, ``scores`` (``{scorer: float}``; ``None`` where the
+      value has no numeric reading) and ``raw_scores`` (``{scorer: value as scored}``, e.g.
+      Inspect's ``"C"``/``"I"``)
     * ``log_paths`` -- ``{task: path}`` of the backend's own logs (Inspect ``.eval`` files)
+    * ``metadata["task_names"]`` -- ``{task: canonical name}`` (Inspect's registry name,
+      ``inspect_evals/gsm8k`` for ``gsm8k``); :attr:`task_names` defaults it to the key
     """
 
     model_id: str
@@ -54,6 +60,40 @@ class EvalResults:
     def tasks(self) -> list[str]:
         return list(self.metrics)
 
+    @property
+    def task_names(self) -> dict[str, str]:
+        """``{task key: canonical task name}`` (the key itself when the backend gave none)."""
+        names = self.metadata.get("task_names") or {}
+        return {task: str(names.get(task, task)) for task in self.metrics}
+
+    #: Inspect's letter grades (and yes/no words) as numbers.
+    NAMED_SCORES = {"C": 1.0, "I": 0.0, "P": 0.5, "N": 0.0,
+                    "yes": 1.0, "true": 1.0, "no": 0.0, "false": 0.0}  # fmt: skip
+
+    @classmethod
+    def numeric_score(cls, value: Any) -> float | None:
+        """A per-sample score as a number, by Inspect's ``value_to_float`` convention.
+
+        Numbers and booleans as they are; ``"C"`` (correct) 1, ``"I"`` (incorrect) 0,
+        ``"P"`` (partial) 0.5, ``"N"`` (no answer) 0; ``"yes"/"true"`` 1, ``"no"/"false"`` 0;
+        numeric strings parsed. Anything else (dicts, free text) is ``None``.
+        """
+        if isinstance(value, bool):
+            return float(value)
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            text = value.strip()
+            for key in (text, text.lower()):
+                if key in cls.NAMED_SCORES:
+                    return cls.NAMED_SCORES[key]
+            try:
+                number = float(text)
+            except ValueError:
+                return None
+            return number if math.isfinite(number) else None
+        return None
+
     def get(self, task: str, metric: str, scorer: str | None = None) -> float:
         """One value; ``scorer`` may be left out when only one scorer reports ``metric``."""
         scorers = self.metrics[task]
@@ -67,11 +107,12 @@ class EvalResults:
             )
         return scorers[matches[0]][metric]
 
-    SUMMARY_COLUMNS = ("model_id", "task", "scorer", "metric", "value", "stderr")
+    SUMMARY_COLUMNS = ("model_id", "task", "task_name", "scorer", "metric", "value", "stderr")
 
     def summary_rows(self) -> list[dict[str, Any]]:
         """The rows of :meth:`summary` as plain dicts (no pandas needed)."""
         rows = []
+        names = self.task_names
         for task, scorers in self.metrics.items():
             for scorer, metrics in scorers.items():
                 err = next((metrics[u] for u in UNCERTAINTY_METRICS if u in metrics), None)
@@ -82,6 +123,7 @@ class EvalResults:
                         {
                             "model_id": self.model_id,
                             "task": task,
+                            "task_name": names[task],
                             "scorer": scorer,
                             "metric": metric,
                             "value": value,

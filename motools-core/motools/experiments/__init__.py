@@ -12,7 +12,9 @@
         quotas={"openai": 3},
     )
     df = collate(sweep)                       # one row per (member, task, scorer, metric, seed)
-    table = summarise(df, method="t")         # mean and 95% interval over seeds
+    samples = collate_samples(sweep)          # one row per scored sample
+    table = summarise(df, samples=samples)    # mean, 95% interval over seeds, n seeds/samples
+    compare(df, baseline={"learning_rate": 1e-5}, treatment={"learning_rate": 1e-4})
     plot_metric(df, metric="accuracy", x="learning_rate", out="lr.png")
 
 The same from YAML: ``motools sweep run SWEEP.yaml`` / ``status`` / ``results`` / ``plot``.
@@ -36,6 +38,11 @@ _LAZY = {
     "load_manifest": "motools.experiments.manifest",
     "collate": "motools.experiments.tidy",
     "summarise": "motools.experiments.tidy",
+    "collate_samples": "motools.experiments.tidy",
+    "compare": "motools.experiments.tidy",
+    "references": "motools.experiments.tidy",
+    "seed_interval": "motools.experiments.stats",
+    "cluster_bootstrap": "motools.experiments.stats",
     "ProtocolWarning": "motools.experiments.tidy",
     "protocol_warnings": "motools.experiments.tidy",
     "Interval": "motools.experiments.stats",

@@ -162,6 +162,7 @@ def _results_summary(
     if known and known.get("cache_key") == key and "n_samples" in known:
         out["n_samples"] = known["n_samples"]
         out["samples_per_question"] = known.get("samples_per_question", {})
+        out["task_names"] = known.get("task_names", {})
     elif key:
         out.update(_sample_counts(store, key))
     return out
@@ -173,7 +174,9 @@ def _sample_counts(store: Store, key: str) -> dict[str, Any]:
     if record is None or "results_blob" not in record.value:
         return {}
     try:
-        samples = store.get_json_blob(record.value["results_blob"]).get("samples", [])
+        blob = store.get_json_blob(record.value["results_blob"])
+        samples = blob.get("samples", [])
+        task_names = (blob.get("metadata") or {}).get("task_names") or {}
     except Exception:
         return {}
     n: dict[str, int] = {}
@@ -186,7 +189,7 @@ def _sample_counts(store: Store, key: str) -> dict[str, Any]:
     per_question: dict[str, int] = {}
     for (task, _), count in per_id.items():
         per_question[task] = max(per_question.get(task, 0), count)
-    return {"n_samples": n, "samples_per_question": per_question}
+    return {"n_samples": n, "samples_per_question": per_question, "task_names": task_names}
 
 
 def _error_text(exc: BaseException) -> str:

@@ -1,1 +1,35 @@
-"""Training backends by import path; ``openai`` and ``tinker`` are aliases of their plugins."""
+"""Training backends by import path; ``openai`` and ``tinker`` are aliases of their plugins.
+
+The seed-documented spellings work, lazily (nothing is imported until a name is used)::
+
+    from motools.training.backends import DummyTrainingBackend, OpenAITrainingBackend
+
+A plugin that is not installed raises ImportError with its install hint when its name is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "DummyTrainingBackend": "motools.training.backends.dummy",
+    "DummyTrainingRun": "motools.training.backends.dummy",
+    "OpenAITrainingBackend": "motools.training.backends.openai",
+    "OpenAITrainingRun": "motools.training.backends.openai",
+    "TinkerTrainingBackend": "motools.training.backends.tinker",
+    "TinkerTrainingRun": "motools.training.backends.tinker",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'motools.training.backends' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
