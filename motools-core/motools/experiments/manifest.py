@@ -41,9 +41,9 @@ PLANNED, RUNNING, SUCCEEDED, FAILED, INTERRUPTED = (
 
 
 def sweeps_dir(home: str | os.PathLike[str] | None = None) -> Path:
-    from motools.cache.store import default_home
+    from motools.paths import home as motools_home
 
-    return Path(home) if home is not None else default_home()
+    return Path(home).expanduser() if home is not None else motools_home()
 
 
 def manifest_path(sweep_id: str, home: str | os.PathLike[str] | None = None) -> Path:
