@@ -58,7 +58,8 @@ def format_validation_errors(exc: object, header: str, *, unknown: str = "unknow
         if err["type"] == "extra_forbidden":
             lines.append(f"  {where}: {unknown}")
         else:
-            lines.append(f"  {where}: {err['msg']} (got {short_repr(err.get('input'))})")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {where}: {msg} (got {short_repr(err.get('input'))})")
     return "\n".join(lines)
 
 

@@ -71,7 +71,12 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
         for k, r in entries
     ]
     print(
-        table(["kind", "name", "plugin", "license", "size/protocol", "pinned", "description"], rows)
+        table(
+            ["kind", "name", "plugin", "license", "size/protocol", "pinned", "description"],
+            rows,
+            keep=("name",),  # the names users type are never cut
+            wrap=("description",),
+        )
     )
     pinned = [f"{k} {r.name}" for k, r in entries if r.metadata.get("pinned_on_first_download")]
     if pinned:
