@@ -104,6 +104,8 @@ def _type_problem(expected: Any, value: Any) -> str | None:
     """Pydantic's complaint about ``value`` as an ``expected``, or None (also if uncheckable)."""
     import pydantic
 
+    if not isinstance(value, (str, int, float, bool, list, dict, type(None))):
+        return None  # an object passed from Python (a client, a Path): the constructor's call
     try:
         adapter: Any = pydantic.TypeAdapter(expected)
     except Exception:  # a type pydantic cannot check (an SDK client class, say)
@@ -112,6 +114,8 @@ def _type_problem(expected: Any, value: Any) -> str | None:
         adapter.validate_python(value)
     except pydantic.ValidationError as exc:
         errors = exc.errors()
+        if errors and errors[0]["type"] == "string_type" and isinstance(value, (int, float)):
+            return None  # `--backend-option organization=123` read the text as a number
         return str(errors[0]["msg"]) if errors else str(exc)
     except Exception:
         return None

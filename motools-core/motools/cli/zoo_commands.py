@@ -74,7 +74,7 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
         table(
             ["kind", "name", "plugin", "license", "size/protocol", "pinned", "description"],
             rows,
-            keep=("name",),  # the names users type are never cut
+            keep=("name", "pinned"),  # the names users type (and the pins) are never cut
             wrap=("description",),
         )
     )
