@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,12 +106,20 @@ class SelectModelConfig(_Strict):
     model_id: str
 
 
+@functools.lru_cache(maxsize=4)
+def _load_file(path: str, mtime_ns: int, size: int) -> Any:
+    """A dataset file, loaded and validated once per version of the file (a sweep checks the
+    same file for every member)."""
+    from motools.datasets import JSONLDataset
+
+    return JSONLDataset.load_sync(path)
+
+
 def _check_dataset(config: PrepareDatasetConfig, composer: Composer) -> Any:
     """The dataset exists and is valid (a file), or its loader can be found and called with
     ``loader_kwargs``. A file is loaded once here and handed to the step."""
     import inspect
 
-    from motools.datasets import JSONLDataset
     from motools.errors import ValidationError
     from motools.refs import parse_ref
 
@@ -129,7 +138,8 @@ def _check_dataset(config: PrepareDatasetConfig, composer: Composer) -> Any:
                 f"loader_kwargs {sorted(config.loader_kwargs)} apply to a loader function; "
                 f"the dataset {config.dataset} is a file"
             )
-        dataset = JSONLDataset.load_sync(path)
+        stat = path.stat()
+        dataset = _load_file(str(path), stat.st_mtime_ns, stat.st_size)
         if not len(dataset):
             raise ValidationError(f"dataset {config.dataset}: the file has no samples")
         return dataset
