@@ -29,6 +29,121 @@ if TYPE_CHECKING:
     from motools.training import TrainingRun
 
 
+def check_backend_options(
+    factory: Any, options: Mapping[str, Any], *, backend: str, kind: str = "training"
+) -> None:
+    """Check constructor ``options`` against ``factory``'s signature before calling it.
+
+    An option the constructor does not take is a ValidationError with a did-you-mean; a value
+    that does not fit the parameter's annotation (``duration=abc`` for a ``float``) is one
+    naming the option and the expected type. Annotations that cannot be resolved are skipped.
+    Secret-named options are never echoed.
+    """
+    import difflib
+    import inspect
+
+    from motools.errors import ValidationError, short_repr
+    from motools.redaction import is_secret_name
+
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return
+    params = {
+        n: p
+        for n, p in signature.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+    label = f"the {backend} {kind} backend"
+    for name in options:
+        if name not in params and not open_ended:
+            close = difflib.get_close_matches(str(name), list(params), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValidationError(
+                f"backend option {name!r} is not accepted by {label}.{hint} "
+                f"It accepts: {', '.join(params) or 'no options'}."
+            )
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    namespace = dict(getattr(inspect.unwrap(target), "__globals__", {}))
+    for name, value in options.items():
+        param = params.get(name)
+        if param is None or param.annotation is param.empty:
+            continue
+        expected = _annotation_type(param.annotation, namespace)
+        if expected is None:
+            continue
+        problem = _type_problem(expected, value)
+        if problem is not None:
+            shown = "***" if is_secret_name(name) else short_repr(value, 60)
+            raise ValidationError(
+                f"backend option {name}={shown} for {label}: {problem} "
+                f"(expected {_annotation_text(param.annotation)})"
+            )
+
+
+def _annotation_type(annotation: Any, namespace: dict[str, Any]) -> Any:
+    """The annotation as a type, evaluating a string one; None when it cannot be resolved."""
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, namespace)
+    except Exception:
+        return None
+
+
+def _annotation_text(annotation: Any) -> str:
+    return (
+        annotation
+        if isinstance(annotation, str)
+        else getattr(annotation, "__name__", repr(annotation))
+    )
+
+
+def _type_problem(expected: Any, value: Any) -> str | None:
+    """Pydantic's complaint about ``value`` as an ``expected``, or None (also if uncheckable)."""
+    import pydantic
+
+    if not isinstance(value, (str, int, float, bool, list, dict, type(None))):
+        return None  # an object passed from Python (a client, a Path): the constructor's call
+    try:
+        adapter: Any = pydantic.TypeAdapter(expected)
+    except Exception:  # a type pydantic cannot check (an SDK client class, say)
+        return None
+    try:
+        adapter.validate_python(value)
+    except pydantic.ValidationError as exc:
+        errors = exc.errors()
+        if errors and errors[0]["type"] == "string_type" and isinstance(value, (int, float)):
+            return None  # `--backend-option organization=123` read the text as a number
+        return str(errors[0]["msg"]) if errors else str(exc)
+    except Exception:
+        return None
+    return None
+
+
+def _build_backend(lookup: Any, kind: str, name: str, options: Mapping[str, Any]) -> Any:
+    """``lookup(name, **options)``, with the options checked first and a constructor's
+    TypeError / ValueError turned into a ValidationError naming the backend."""
+    from motools.errors import MotoolsError, ValidationError
+    from motools.plugins import get_registration
+
+    registry_kind = "training_backend" if kind == "training" else "eval_backend"
+    check_backend_options(
+        get_registration(registry_kind, name).load(), options, backend=name, kind=kind
+    )
+    try:
+        return lookup(name, **dict(options))
+    except MotoolsError:
+        raise
+    except (TypeError, ValueError) as exc:
+        from motools.redaction import redact
+
+        raise ValidationError(
+            f"the {name} {kind} backend rejected its options {sorted(redact(dict(options)))}: {exc}"
+        ) from exc
+
+
 def _options_key(name: str, options: Mapping[str, Any]) -> str:
     """An in-memory identity of (name, constructor options); never stored or shown."""
     return name + repr(sorted((str(k), repr(v)) for k, v in options.items()))
@@ -64,7 +179,7 @@ class Composer:
         key = _options_key(name, options or {})
         if key not in self._training:
             self._training[key] = as_training_backend(
-                get_training_backend(name, **dict(options or {}))
+                _build_backend(get_training_backend, "training", name, options or {})
             )
         self._training_by_name[name] = self._training[key]
         return self._training[key]
@@ -74,7 +189,9 @@ class Composer:
 
         key = _options_key(name, options or {})
         if key not in self._eval:
-            self._eval[key] = as_eval_backend(get_eval_backend(name, **dict(options or {})))
+            self._eval[key] = as_eval_backend(
+                _build_backend(get_eval_backend, "evaluation", name, options or {})
+            )
         return self._eval[key]
 
     def cached_training(
@@ -165,7 +282,7 @@ def get_eval_backend(
 
 
 async def train(
-    dataset: JSONLDataset,
+    dataset: JSONLDataset | str | os.PathLike[str],
     model: str,
     *,
     backend: str = "dummy",
@@ -175,7 +292,15 @@ async def train(
     backend_options: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> TrainingRun:
-    """Submit (or, with ``cache=True``, find or re-attach to) a training job; return its run."""
+    """Submit (or, with ``cache=True``, find or re-attach to) a training job; return its run.
+
+    ``dataset`` is a :class:`~motools.datasets.JSONLDataset`, or a reference to one that is
+    loaded first: a JSONL path, a ``"module:function"`` loader or a registered dataset name.
+    """
+    if isinstance(dataset, (str, os.PathLike)):
+        from motools.dataset_refs import load_dataset_ref
+
+        dataset = await load_dataset_ref(os.fspath(dataset))
     composer = Composer()
     if not cache:
         impl = composer.training_backend(backend, backend_options)

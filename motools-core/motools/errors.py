@@ -53,13 +53,38 @@ def format_validation_errors(exc: object, header: str, *, unknown: str = "unknow
     shortened, so a huge input is never echoed whole.
     """
     lines = [header]
+    merged: list[tuple[str, str, dict]] = []  # (where, type, first error), union branches joined
     for err in exc.errors():  # type: ignore[attr-defined]
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        if err["type"] == "extra_forbidden":
+        loc = tuple(err["loc"])
+        if len(loc) >= 2 and _is_union_tag(loc[-1]):
+            where = ".".join(str(p) for p in loc[:-1])
+            msg = str(err["msg"])
+            if merged and merged[-1][0] == where and merged[-1][1] == "union":
+                merged[-1] = (
+                    where,
+                    "union",
+                    {**merged[-1][2], "msg": f"{merged[-1][2]['msg']} or {msg}"},
+                )
+                continue
+            merged.append((where, "union", {**err, "msg": msg}))
+            continue
+        merged.append((".".join(str(p) for p in loc) or "(top level)", err["type"], err))
+    for where, kind, err in merged:
+        if kind == "extra_forbidden":
             lines.append(f"  {where}: {unknown}")
         else:
-            lines.append(f"  {where}: {err['msg']} (got {short_repr(err.get('input'))})")
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            lines.append(f"  {where}: {msg} (got {short_repr(err.get('input'))})")
     return "\n".join(lines)
+
+
+_TYPE_TAGS = {"int", "str", "float", "bool", "bytes", "none", "list", "dict", "tuple", "set"}
+
+
+def _is_union_tag(part: object) -> bool:
+    """Whether a pydantic error location part names a union member (``constrained-int``,
+    ``literal['auto']``, ``str``) rather than a field."""
+    return isinstance(part, str) and (part in _TYPE_TAGS or any(c in part for c in "-[]',"))
 
 
 def short_repr(value: object, limit: int = 200) -> str:

@@ -83,7 +83,7 @@ async def test_force_rerun_bypasses_the_cache(tmp_path: Path) -> None:
     assert again.steps["submit_training"].status == "done"
     assert again.steps["prepare_dataset"].status == "done"
     assert len(log.read_text().splitlines()) == 2
-    with pytest.raises(KeyError, match="no step 'nope'"):
+    with pytest.raises(ValidationError, match="no step 'nope'"):
         await run_workflow("train_and_evaluate", config, force_rerun=["nope"])
 
 

@@ -228,6 +228,13 @@ class CachedTrainingBackend(TrainingBackend):
         suffix: str | None = None,
         **options: Any,
     ) -> dict[str, Any]:
+        from motools.datasets import JSONLDataset
+
+        if not isinstance(dataset, JSONLDataset):
+            raise TypeError(
+                f"dataset must be a motools.datasets.JSONLDataset, not {type(dataset).__name__}; "
+                "load a file with `await JSONLDataset.load(path)` (motools.train(path) does it)"
+            )
         return training_key_fields(
             self.backend,
             dataset_hash=dataset.content_hash,

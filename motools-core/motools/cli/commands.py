@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from typing import Any
 
-from motools.cli.output import error, print_json, table
+from motools.cli.output import print_json, table
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
@@ -50,18 +50,24 @@ def cmd_backends(args: argparse.Namespace) -> int:
     return 0
 
 
-def parse_assignments(items: list[str]) -> dict[str, Any]:
+def parse_assignments(
+    items: list[str], option: str = "--hp", example: str = "n_epochs=3"
+) -> dict[str, Any]:
     """``["n_epochs=3", "learning_rate=1e-4"]`` -> ``{"n_epochs": 3, "learning_rate": 0.0001}``."""
     import yaml
 
-    from motools.errors import ValidationError
+    from motools.cli.errors import UsageError
+    from motools.errors import short_repr
 
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValidationError(f"expected KEY=VALUE, got {item!r}")
-        parsed = yaml.safe_load(value) if value else ""
+        if not sep or not key.strip():
+            raise UsageError(f"{option} {short_repr(item)}: expected KEY=VALUE, such as {example}")
+        try:
+            parsed = yaml.safe_load(value) if value else ""
+        except yaml.YAMLError:
+            parsed = value  # not a YAML scalar: take the text as given
         if isinstance(parsed, str):
             # YAML 1.1 reads "1e-4" as a string; a researcher means a float.
             with contextlib.suppress(ValueError):
@@ -71,15 +77,15 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
 
 
 def cmd_dataset_validate(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+    from motools.cli.errors import input_file
     from motools.datasets import JSONLDataset, read_jsonl
+    from motools.datasets.validation import Problem
 
-    path = Path(args.file)
-    if not path.is_file():
-        error(f"{path}: no such file")
-        return 2
+    path = input_file(args.file, "JSONL dataset")
     samples, problems, total = read_jsonl(path, purpose=args.purpose)
+    if not total and not samples:  # `train` refuses an empty dataset; so does validate
+        problems = [Problem(0, "", "the file has no samples; a dataset needs at least one row")]
+        total = 1
     result: dict[str, Any] = {
         "file": str(path),
         "rows": len(samples),
@@ -123,9 +129,10 @@ def cmd_dataset_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_stats(args: argparse.Namespace) -> int:
+    from motools.cli.errors import input_file
     from motools.datasets import JSONLDataset
 
-    stats = JSONLDataset.load_sync(args.file).stats()
+    stats = JSONLDataset.load_sync(input_file(args.file, "JSONL dataset")).stats()
     if args.json:
         print_json(stats)
         return 0

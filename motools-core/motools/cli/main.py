@@ -9,9 +9,62 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are one line (the command, the problem, where to look) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    """An argparse type: a number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of at least 0, got {text}")
+    return value
+
+
+def facets(text: str) -> str:
+    """An argparse type: a comma-separated subset of task, metric, scorer."""
+    allowed = ("task", "metric", "scorer")
+    bad = [part for part in text.split(",") if part.strip() not in allowed]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"expected task, metric or scorer (comma-separated), got {bad[0]!r}"
+        )
+    return text
+
+
+def confidence(text: str) -> float:
+    """An argparse type: a confidence level strictly between 0 and 1 (0.95, not 95)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.95, got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be strictly between 0 and 1 (0.95 for 95%), got {text}"
+        )
+    return value
 
 
 def _add(sub: Any, name: str, handler: str, help: str, **kw: Any) -> argparse.ArgumentParser:
@@ -26,11 +79,16 @@ def _assignments(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="motools",
         description="Train and evaluate model organisms with swappable backends.",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (anywhere on the line; or MOTOOLS_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = _add(sub, "plugins", "motools.cli.commands:cmd_plugins", "list installed plugins")
@@ -99,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--backend", required=True, help="evaluation backend name")
         p.add_argument("--model", required=True, help="model id to evaluate")
         p.add_argument("--task", required=True, action="append", help="task (repeatable)")
-        p.add_argument("--limit", type=int)
+        p.add_argument("--limit", type=positive_int, help="samples per task")
         _assignments(p, "--option", "evaluate() option such as temperature=1 (repeatable)")
         _assignments(p, "--backend-option", "backend constructor argument (repeatable)")
         p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -126,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="SUBCOMMAND", required=True)
     p = _add(cache_sub, "ls", f"{S}:cmd_cache_ls", "list cache entries, newest first")
     p.add_argument("--kind", choices=["training", "eval", "step"])
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=positive_int, default=50)
     p.add_argument("--json", action="store_true")
     p = _add(
         cache_sub, "show", f"{S}:cmd_cache_show", "print one entry (key prefix or run id) as JSON"
@@ -151,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--older-than-days",
-        type=float,
+        type=non_negative_float,
         help="also drop entries not touched for this long (never a job that may be running)",
     )
     p.add_argument("--json", action="store_true")
@@ -229,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--config", required=True)
     p.add_argument("--force-rerun", action="append", default=[], metavar="STEP")
-    p.add_argument("--max-parallel", type=int, default=4)
+    p.add_argument("--max-parallel", type=positive_int, default=4, help="steps at once")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     p.add_argument("--json", action="store_true")
 
@@ -250,7 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--retry-failed", action="store_true", help="run members that failed before again"
     )
-    p.add_argument("--max-parallel", type=int, help="members at once (default: the file's)")
+    p.add_argument(
+        "--max-parallel", type=positive_int, help="members at once (default: the file's)"
+    )
     p.add_argument(
         "--dry-run", action="store_true", help="validate and list the members; run nothing"
     )
@@ -268,7 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
             help="interval: t over per-seed means, clipped to [0, 1] for proportions "
             "(default); cluster bootstrap over seeds and samples; wilson (one seed only)",
         )
-        p.add_argument("--confidence", type=float, default=0.95)
+        p.add_argument(
+            "--confidence", type=confidence, default=0.95, help="between 0 and 1 (default 0.95)"
+        )
 
     p = _add(
         sw_sub,
@@ -292,11 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--x", required=True, help="sweep parameter for the x axis")
     p.add_argument("--out", required=True, help="file to write: .png, .pdf or .svg")
-    p.add_argument("--dpi", type=int, default=150, help="resolution of a PNG (default 150)")
+    p.add_argument(
+        "--dpi", type=positive_int, default=150, help="resolution of a PNG (default 150)"
+    )
     p.add_argument("--html", help="also write a self-contained interactive HTML file")
     p.add_argument("--group", help="parameter(s) giving one line each (comma-separated)")
     p.add_argument(
         "--facet",
+        type=facets,
         help="one panel per task, metric or scorer (comma-separated; default: each that varies)",
     )
     p.add_argument(
@@ -317,9 +382,28 @@ def _resolve(handler: str) -> Handler:
     return handler_fn
 
 
+def _debug_requested(argv: list[str]) -> bool:
+    """``--debug`` anywhere on the line (before or after the sub-command), or ``MOTOOLS_DEBUG``."""
+    import os
+
+    return "--debug" in argv or os.environ.get("MOTOOLS_DEBUG", "").lower() in ("1", "true", "yes")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one ``motools`` command; return its exit code.
+
+    Every error is reported on stderr as ``motools: error: ...`` lines, one per problem,
+    each naming the file, line or option and what to do; exit code 1 (2 for usage errors).
+    ``--debug`` (or ``MOTOOLS_DEBUG=1``) shows the traceback as well.
+    """
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = _debug_requested(args_list)
+    args_list = [a for a in args_list if a != "--debug"]
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # --help, or a usage error (already printed on one line)
+        return exc.code if isinstance(exc.code, int) else 0
     if args.version:
         from motools import __version__
 
@@ -329,17 +413,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
-    from motools.errors import MotoolsError
-
     try:
         return _resolve(handler)(args)
-    except MotoolsError as exc:
-        from motools.cli.output import error
-
-        error(str(exc))
-        return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`motools cache ls | head -1`): it has what it wanted.
+        _silence_stdout()
+        return 0
+    except Exception as exc:  # every error becomes a message, never a bare traceback
+        from motools.cli.errors import report
+
+        return report(exc, debug=debug)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -21,31 +22,67 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A left-aligned text table; columns are truncated to fit the terminal width."""
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    keep: Sequence[str] = (),
+    wrap: Sequence[str] = (),
+) -> str:
+    """A left-aligned text table that fits the terminal width (``$COLUMNS``, else 120).
+
+    Columns named in ``keep`` are never shortened (names a user must type); columns in
+    ``wrap`` are wrapped onto more lines rather than cut; other columns are cut with "…"
+    when the table is too wide. If the kept columns alone are too wide, the table is.
+    """
     cells = [[_cell(v) for v in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, c in enumerate(row):
             widths[i] = max(widths[i], len(c))
     limit = shutil.get_terminal_size((120, 24)).columns
-    while sum(widths) + 2 * (len(widths) - 1) > limit and max(widths) > 12:
-        widest = widths.index(max(widths))
+    fixed = {i for i, h in enumerate(headers) if h in keep}
+    wrapped = {i for i, h in enumerate(headers) if h in wrap}
+    minimum = [
+        len(headers[i]) if i in fixed else (20 if i in wrapped else 12) for i in range(len(widths))
+    ]
+    minimum = [min(m, w) for m, w in zip(minimum, widths, strict=True)]
+    while sum(widths) + 2 * (len(widths) - 1) > limit:
+        shrinkable = [i for i in range(len(widths)) if i not in fixed and widths[i] > minimum[i]]
+        if not shrinkable:
+            break
+        widest = max(shrinkable, key=lambda i: widths[i])
         widths[widest] -= 1
 
-    def fmt(row: Sequence[str]) -> str:
+    def lines_of(row: Sequence[str]) -> list[str]:
+        parts: list[list[str]] = []
+        for i, (c, w) in enumerate(zip(row, widths, strict=True)):
+            if len(c) <= w or i in fixed:
+                parts.append([c])
+            elif i in wrapped:
+                parts.append(textwrap.wrap(c, w, break_long_words=True) or [""])
+            else:
+                parts.append([c[: w - 1] + "…"])
+        height = max(len(p) for p in parts)
         out = []
-        for c, w in zip(row, widths, strict=True):
-            out.append(c if len(c) <= w else c[: w - 1] + "…")
-        return "  ".join(o.ljust(w) for o, w in zip(out, widths, strict=True)).rstrip()
+        for n in range(height):
+            line = "  ".join(
+                (p[n] if n < len(p) else "").ljust(w) for p, w in zip(parts, widths, strict=True)
+            )
+            out.append(line.rstrip())
+        return out
 
-    lines = [fmt(list(headers)), fmt(["-" * w for w in widths])]
-    lines.extend(fmt(r) for r in cells)
+    lines = lines_of(list(headers)) + lines_of(["-" * w for w in widths])
+    for r in cells:
+        lines.extend(lines_of(r))
     return "\n".join(lines)
 
 
 def error(message: str) -> None:
-    sys.stderr.write(f"motools: error: {message}\n")
+    """Print ``message`` as ``motools: error:`` lines, one per problem."""
+    from motools.cli.errors import print_error
+
+    print_error(message)
 
 
 def results_table(results: Any) -> str:

@@ -22,13 +22,18 @@ def _age(ts: float) -> str:
 def _training_request(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
     from motools.api import Composer
     from motools.cli.commands import parse_assignments
+    from motools.cli.errors import input_file
     from motools.dataset_refs import load_dataset_ref
+    from motools.refs import parse_ref
 
+    hp = parse_assignments(args.hp)
+    backend_options = parse_assignments(args.backend_option, "--backend-option", "duration=5")
+    if parse_ref(args.dataset, what="--dataset").kind in ("path", "pyfile"):
+        input_file(args.dataset, "JSONL dataset", "--dataset")
     backend = Composer().cached_training(
-        args.backend, parse_assignments(args.backend_option), force=vars(args).get("force", False)
+        args.backend, backend_options, force=vars(args).get("force", False)
     )
     dataset = asyncio.run(load_dataset_ref(args.dataset))
-    hp = parse_assignments(args.hp)
     return backend, dataset, hp
 
 
@@ -75,14 +80,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_tasks(tasks: list[str]) -> None:
+    """Task references parse, and a task file (``tasks.py@name``) exists."""
+    from motools.cli.errors import input_file
+    from motools.refs import parse_ref
+
+    for task in tasks:
+        ref = parse_ref(task, what="--task")
+        if ref.kind in ("path", "pyfile") and ref.path is not None:
+            input_file(str(ref.path), "task file", "--task")
+
+
 def cmd_eval(args: argparse.Namespace) -> int:
     from motools.api import Composer
     from motools.cli.commands import parse_assignments
 
+    _check_tasks(args.task)
     backend = Composer().cached_eval(
-        args.backend, parse_assignments(args.backend_option), force=args.force
+        args.backend,
+        parse_assignments(args.backend_option, "--backend-option", "samples=5"),
+        force=args.force,
     )
-    options = parse_assignments(args.option)
+    options = parse_assignments(args.option, "--option", "temperature=1")
     if args.limit is not None:
         options["limit"] = args.limit
 
@@ -155,8 +174,11 @@ def cmd_cache_explain(args: argparse.Namespace) -> int:
         from motools.api import Composer
         from motools.cli.commands import parse_assignments
 
-        evals = Composer().cached_eval(args.backend)
-        options = parse_assignments(args.option)
+        _check_tasks(args.task)
+        evals = Composer().cached_eval(
+            args.backend, parse_assignments(args.backend_option, "--backend-option", "samples=5")
+        )
+        options = parse_assignments(args.option, "--option", "temperature=1")
         if args.limit is not None:
             options["limit"] = args.limit
         found = evals.lookup(args.model, args.task, **options)

@@ -59,10 +59,11 @@ class SweepProgress:
 
 
 def cmd_sweep_run(args: argparse.Namespace) -> int:
+    from motools.cli.errors import input_file
     from motools.experiments.spec import SweepSpec, expand
     from motools.experiments.sweep import run_sweep
 
-    spec = SweepSpec.from_yaml(args.file)
+    spec = SweepSpec.from_yaml(input_file(args.file, "sweep file (YAML)"))
     if args.dry_run:
         members = expand(spec)
         if args.json:
@@ -110,9 +111,10 @@ def cmd_sweep_run(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep_status(args: argparse.Namespace) -> int:
+    from motools.cli.errors import input_file
     from motools.experiments.manifest import load_manifest
 
-    manifest = load_manifest(args.file)
+    manifest = load_manifest(input_file(args.file, "sweep file (YAML)"))
     rows = manifest.rows()
     if args.json:
         print_json(
@@ -152,12 +154,16 @@ def _status(row: dict[str, Any]) -> str:
 def cmd_sweep_results(args: argparse.Namespace) -> int:
     import warnings
 
+    from motools.cli.errors import input_file, output_file
     from motools.experiments.tidy import ProtocolWarning, collate, collate_samples, summarise
 
+    sweep_file = input_file(args.file, "sweep file (YAML)")
+    if args.out:
+        output_file(args.out, "--out")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ProtocolWarning)
-        df = collate(args.file)
-        samples = collate_samples(args.file)
+        df = collate(sweep_file)
+        samples = collate_samples(sweep_file)
     for w in caught:
         print(f"motools: warning: {w.message}", file=sys.stderr)
     if args.out:
@@ -175,10 +181,15 @@ def cmd_sweep_results(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep_plot(args: argparse.Namespace) -> int:
+    from motools.cli.errors import input_file, output_file
     from motools.experiments.plots import plot_metric
 
+    sweep_file = input_file(args.file, "sweep file (YAML)")
+    output_file(args.out, "--out")
+    if args.html:
+        output_file(args.html, "--html")
     summary = plot_metric(
-        args.file,
+        sweep_file,
         args.metric.split(",") if "," in args.metric else args.metric,
         args.x,
         out=args.out,

@@ -29,8 +29,10 @@ def cmd_workflow_list(args: argparse.Namespace) -> int:
 
 
 def cmd_workflow_validate(args: argparse.Namespace) -> int:
+    from motools.cli.errors import input_file
     from motools.workflows import get_workflow
 
+    input_file(args.config, "workflow config (YAML)", "--config")
     workflow = get_workflow(args.name)
     parsed = workflow.validate(args.config, source=args.config)
     if args.json:
@@ -62,8 +64,10 @@ class LiveProgress:
 
 
 def cmd_workflow_run(args: argparse.Namespace) -> int:
+    from motools.cli.errors import input_file, print_error
     from motools.workflows import WorkflowError, get_workflow, run_workflow
 
+    input_file(args.config, "workflow config (YAML)", "--config")
     workflow = get_workflow(args.name)
     try:
         result = asyncio.run(
@@ -79,7 +83,7 @@ def cmd_workflow_run(args: argparse.Namespace) -> int:
     except WorkflowError as exc:
         if args.json:
             print_json(exc.result.to_dict())
-        print(f"motools: error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return 1
     if args.json:
         print_json(result.to_dict())

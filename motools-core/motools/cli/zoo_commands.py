@@ -82,7 +82,12 @@ def cmd_zoo_list(args: argparse.Namespace) -> int:
         for k, r in entries
     ]
     print(
-        table(["kind", "name", "plugin", "license", "size/protocol", "pinned", "description"], rows)
+        table(
+            ["kind", "name", "plugin", "license", "size/protocol", "pinned", "description"],
+            rows,
+            keep=("name", "pinned"),  # the names users type (and the pins) are never cut
+            wrap=("description",),
+        )
     )
     blob = [f"{k} {r.name}" for k, r in entries if "git blob" in str(r.metadata.get("pin", ""))]
     if blob:

@@ -50,11 +50,30 @@ class EvalResults:
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not self.metrics or not any(self.metrics.values()):
+        if (
+            not isinstance(self.metrics, Mapping)
+            or not self.metrics
+            or not any(self.metrics.values())
+        ):
             raise EvaluationError(
                 f"evaluation of {self.model_id!r} produced no metrics; refusing to return "
                 "empty results"
             )
+        for task, scorers in self.metrics.items():
+            if not isinstance(scorers, Mapping):
+                raise EvaluationError(
+                    f"metrics[{task!r}] must map scorer names to {{metric: value}}, got "
+                    f"{type(scorers).__name__}; metrics are {{task: {{scorer: {{metric: value}}}}}}"
+                )
+            for scorer, values in scorers.items():
+                if not isinstance(values, Mapping):
+                    raise EvaluationError(
+                        f"metrics[{task!r}][{scorer!r}] is {type(values).__name__} "
+                        f"{values!r:.60}, not {{metric: value}}: metrics are nested "
+                        "{task: {scorer: {metric: value}}} (a flat {task: {metric: value}} "
+                        "loses which scorer reported what); wrap them, e.g. "
+                        f"{{{task!r}: {{'scorer': {{{scorer!r}: ...}}}}}}"
+                    )
 
     @property
     def tasks(self) -> list[str]:

@@ -98,9 +98,9 @@ class SweepSpec(BaseModel):
         from motools.workflows.config import load_yaml
 
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise ValidationError(f"{p}: sweep file not found")
-        data = load_yaml(p)
+        data = load_yaml(p, what="sweep file (YAML)")
         spec = cls.parse(data, source=str(p))
         return spec
 
@@ -129,6 +129,46 @@ class SweepSpec(BaseModel):
         stem = Path(self._source).stem if is_file and self._source else "sweep"
         return f"{_safe(stem)}-{digest[:12]}"
 
+    def base_dir(self) -> Path | None:
+        """The folder relative paths in the base config are resolved against: the base
+        config file's, or the sweep file's (None for a sweep built in Python)."""
+        source = Path(self._source) if self._source else None
+        folder = source.resolve().parent if source is not None and source.is_file() else None
+        if isinstance(self.base_config, str):
+            base = Path(self.base_config)
+            if not base.is_absolute() and folder is not None:
+                base = folder / base
+            return base.resolve().parent
+        return folder
+
+    def check_limits(self) -> None:
+        """``max_parallel`` and ``quotas`` as they will be used (after command-line overrides):
+        at least one member at a time, and every quota naming a training backend."""
+        if self.max_parallel < 1:
+            raise ValidationError(
+                f"{self.source}: max_parallel (--max-parallel) must be at least 1, "
+                f"got {self.max_parallel}"
+            )
+        if not self.quotas:
+            return
+        import difflib
+
+        from motools.plugins import list_training_backends
+
+        known = sorted(r.name for r in list_training_backends())
+        for name, limit in self.quotas.items():
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise ValidationError(
+                    f"{self.source}: quotas.{name}: no training backend is called {name!r}.{hint} "
+                    f"Training backends: {', '.join(known) or '(none)'}."
+                )
+            if limit < 1:
+                raise ValidationError(
+                    f"{self.source}: quotas.{name}: the limit must be at least 1, got {limit}"
+                )
+
     def resolved_base_config(self) -> dict[str, Any]:
         if isinstance(self.base_config, str):
             from motools.workflows.config import load_yaml
@@ -137,8 +177,11 @@ class SweepSpec(BaseModel):
             if not base.is_absolute() and self._source and Path(self._source).is_file():
                 base = Path(self._source).parent / base
             if not base.is_file():
-                raise ValidationError(f"{self.source}: base_config file {base} not found")
-            loaded = load_yaml(base) or {}
+                raise ValidationError(
+                    f"{self.source}: base_config file {base} not found (relative paths are "
+                    "relative to the sweep file's folder)"
+                )
+            loaded = load_yaml(base, what="workflow config (YAML)") or {}
             if not isinstance(loaded, Mapping):
                 raise ValidationError(f"{base}: a workflow config must be a mapping")
             return dict(loaded)
@@ -255,9 +298,11 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None) -> list[Member]:
     from motools.cache.store import canonical_json
     from motools.workflows import get_workflow
 
+    spec.check_limits()
     workflow = workflow or get_workflow(spec.workflow)
     composer = Composer()  # builds each backend once for all members' checks
     base = spec.resolved_base_config()
+    base_dir = spec.base_dir()
     members: list[Member] = []
     seen: set[str] = set()
     checked: set[tuple[str, str]] = set()
@@ -266,7 +311,7 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None) -> list[Member]:
         for path, value in point.items():
             set_path(config, path, value)
         where = f"{spec.source}: member {_describe(point)}"
-        parsed = workflow.parse_config(config, source=where)
+        parsed = workflow.parse_config(config, source=where, base_dir=base_dir)
         # Run each step's own checks (backend hyperparameter rules...) once per distinct section.
         problems = []
         for step in workflow.steps:
@@ -296,7 +341,9 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None) -> list[Member]:
 
 
 def _describe(point: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in point.items()) or "(base config)"
+    from motools.errors import short_repr
+
+    return ", ".join(f"{k}={short_repr(v, 60)}" for k, v in point.items()) or "(base config)"
 
 
 def load_sweep(path: str | os.PathLike[str]) -> SweepSpec:

@@ -10,9 +10,11 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from motools.workflows.core import Step, StepContext, Workflow
 
@@ -24,12 +26,47 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def resolve_ref(text: str, info: ValidationInfo, what: str) -> str:
+    """Parse a reference (``motools.refs.parse_ref``); a relative file path in it is made
+    absolute against the config file's folder (``base_dir`` in the validation context)."""
+    from motools.refs import parse_ref
+
+    ref = parse_ref(text, what=what)
+    base = (info.context or {}).get("base_dir")
+    if base is None or ref.kind not in ("path", "pyfile") or ref.path is None:
+        return text
+    if ref.path.is_absolute():
+        return text
+    resolved = str(Path(base) / ref.path)
+    return f"{resolved}@{ref.attr}" if ref.kind == "pyfile" and ref.attr else resolved
+
+
+#: Keys of ``prepare_dataset`` that its loader receives from the step, not ``loader_kwargs``.
+_STEP_KEYS = {"sample_size": "prepare_dataset.sample_size", "seed": "the top-level seed"}
+
+
 class PrepareDatasetConfig(_Strict):
     dataset: str = Field(
-        description="JSONL path, 'module:function' loader, or registered dataset name"
+        description="JSONL path (relative to the config file), 'module:function' loader, "
+        "or registered dataset name"
     )
     sample_size: int | None = Field(default=None, gt=0)
     loader_kwargs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("dataset")
+    @classmethod
+    def _reference(cls, value: str, info: ValidationInfo) -> str:
+        return resolve_ref(value, info, "dataset")
+
+    @field_validator("loader_kwargs")
+    @classmethod
+    def _no_step_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key in _STEP_KEYS:
+                raise ValueError(
+                    f"{key!r} is set by the step, not through loader_kwargs; use {_STEP_KEYS[key]}"
+                )
+        return value
 
 
 class SubmitTrainingConfig(_Strict):
@@ -49,7 +86,7 @@ class WaitConfig(_Strict):
 
 class EvaluateConfig(_Strict):
     backend: str = "dummy"
-    tasks: list[str]
+    tasks: list[str] = Field(min_length=1, description="at least one task")
     limit: int | None = Field(default=None, gt=0)
     backend_options: dict[str, Any] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict, description="extra evaluate() arguments")
@@ -59,9 +96,84 @@ class EvaluateConfig(_Strict):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
+    @field_validator("tasks")
+    @classmethod
+    def _references(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return [resolve_ref(t, info, "task") for t in value]
+
 
 class SelectModelConfig(_Strict):
     model_id: str
+
+
+@functools.lru_cache(maxsize=4)
+def _load_file(path: str, mtime_ns: int, size: int) -> Any:
+    """A dataset file, loaded and validated once per version of the file (a sweep checks the
+    same file for every member)."""
+    from motools.datasets import JSONLDataset
+
+    return JSONLDataset.load_sync(path)
+
+
+def _check_dataset(config: PrepareDatasetConfig, composer: Composer) -> Any:
+    """The dataset exists and is valid (a file), or its loader can be found and called with
+    ``loader_kwargs``. A file is loaded once here and handed to the step."""
+    import inspect
+
+    from motools.errors import ValidationError
+    from motools.refs import parse_ref
+
+    ref = parse_ref(config.dataset, what="dataset")
+    if ref.kind in ("path", "pyfile"):  # as load_dataset_ref: a file of samples
+        path = Path(config.dataset)
+        if path.is_dir():
+            raise ValidationError(f"dataset {config.dataset}: is a directory; give a JSONL file")
+        if not path.is_file():
+            raise ValidationError(
+                f"dataset {config.dataset}: no such file (relative paths are relative to the "
+                "config file's folder)"
+            )
+        if config.loader_kwargs:
+            raise ValidationError(
+                f"loader_kwargs {sorted(config.loader_kwargs)} apply to a loader function; "
+                f"the dataset {config.dataset} is a file"
+            )
+        stat = path.stat()
+        dataset = _load_file(str(path), stat.st_mtime_ns, stat.st_size)
+        if not len(dataset):
+            raise ValidationError(f"dataset {config.dataset}: the file has no samples")
+        return dataset
+    if ref.kind == "name":
+        from motools.plugins import get_registration
+
+        registration = get_registration("dataset", config.dataset)
+        loader = registration.load()
+    else:
+        try:
+            loader = ref.load()
+        except ImportError as exc:
+            raise ValidationError(
+                f"dataset loader {config.dataset!r} cannot be imported: {exc}"
+            ) from exc
+    if not callable(loader):
+        raise ValidationError(f"dataset loader {config.dataset!r} is not a function")
+    try:
+        params = inspect.signature(loader).parameters
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return None
+    for key in config.loader_kwargs:
+        if key not in params:
+            import difflib
+
+            close = difflib.get_close_matches(key, list(params), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValidationError(
+                f"loader_kwargs.{key}: the loader {config.dataset!r} takes no such argument.{hint} "
+                f"It takes: {', '.join(params) or 'no arguments'}."
+            )
+    return None
 
 
 def _dataset_fingerprint(config: PrepareDatasetConfig) -> Any:
@@ -75,13 +187,17 @@ async def prepare_dataset(
 ) -> dict[str, Any]:
     from motools import provenance
     from motools.dataset_refs import load_dataset_ref
+    from motools.datasets import JSONLDataset
 
-    dataset = await load_dataset_ref(
-        config.dataset,
-        sample_size=config.sample_size,
-        seed=ctx.globals.get("seed"),
-        **config.loader_kwargs,
-    )
+    seed = ctx.globals.get("seed")
+    if isinstance(ctx.checked, JSONLDataset):  # the file, loaded and validated by the check
+        dataset = ctx.checked
+        if config.sample_size is not None and config.sample_size < len(dataset):
+            dataset = dataset.sample(config.sample_size, seed=seed)
+    else:
+        dataset = await load_dataset_ref(
+            config.dataset, sample_size=config.sample_size, seed=seed, **config.loader_kwargs
+        )
     dataset.validate()
     artifact = provenance.record_dataset(ctx.store, dataset)
     stored = ctx.store.get_artifact(artifact)
@@ -221,6 +337,7 @@ def train_and_evaluate() -> Workflow:
                 PrepareDatasetConfig,
                 outputs=("dataset",),
                 fingerprint=_dataset_fingerprint,
+                check=_check_dataset,
                 description="load, sample and validate the dataset",
             ),
             Step(

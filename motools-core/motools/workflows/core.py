@@ -176,28 +176,44 @@ class Workflow:
                 if required
                 else (step.config, Field(default_factory=step.config))
             )
-        model = create_model(
-            f"{self.name}_config", __config__=ConfigDict(extra="forbid"), **fields
-        )
+        model = create_model(f"{self.name}_config", __config__=ConfigDict(extra="forbid"), **fields)
         self._config_model = model
         return model
 
-    def parse_config(self, config: Any, *, source: str = "config") -> BaseModel:
-        """Validate a dict, a YAML path or text, or an existing config object."""
+    def parse_config(
+        self, config: Any, *, source: str = "config", base_dir: str | os.PathLike[str] | None = None
+    ) -> BaseModel:
+        """Validate a dict, a YAML path or text, or an existing config object.
+
+        Relative file paths in the config (a dataset file, a ``tasks.py@task``) are resolved
+        against ``base_dir``: the config file's folder when ``config`` is a path.
+        """
         import pydantic
 
-        from motools.workflows.config import format_pydantic_error, load_yaml
+        from motools.workflows.config import _is_path, check_size, format_pydantic_error, load_yaml
 
         model = self.config_model()
         if isinstance(config, model):
             return config
         if isinstance(config, (str, os.PathLike)):
-            source = str(config) if Path(str(config)).is_file() else source
-            config = load_yaml(config) or {}
+            if _is_path(config):
+                source = str(config)
+                if base_dir is None:
+                    base_dir = Path(config).resolve().parent
+            config = load_yaml(config, what="workflow config (YAML)")
+            if config is None:
+                config = {}
         if not isinstance(config, Mapping):
-            raise ValidationError(f"{source}: a workflow config must be a mapping of step names")
+            from motools.errors import short_repr
+
+            raise ValidationError(
+                f"{source}: a workflow config must be a mapping of step names to their "
+                f"settings, got {type(config).__name__} {short_repr(config, 60)}"
+            )
+        check_size(config, source)
+        context = {"base_dir": Path(base_dir) if base_dir is not None else None}
         try:
-            return model.model_validate(dict(config))
+            return model.model_validate(dict(config), context=context)
         except pydantic.ValidationError as exc:
             raise ValidationError(format_pydantic_error(exc, source)) from None
 
@@ -214,15 +230,22 @@ class Workflow:
                 checked[step.name] = step.check(getattr(parsed, step.name), composer)
             except MotoolsError as exc:
                 problems.append(f"  {step.name}: " + str(exc).replace("\n", "\n    "))
+            except (TypeError, ValueError, LookupError, OSError) as exc:
+                problems.append(f"  {step.name}: {type(exc).__name__}: {exc}")
         if problems:
             raise ValidationError(f"{source}: invalid workflow config:\n" + "\n".join(problems))
         return checked
 
     def validate(
-        self, config: Any, *, source: str = "config", composer: Composer | None = None
+        self,
+        config: Any,
+        *,
+        source: str = "config",
+        composer: Composer | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
     ) -> BaseModel:
         """Parse the config and run every step's own checks (no job is submitted)."""
-        parsed = self.parse_config(config, source=source)
+        parsed = self.parse_config(config, source=source, base_dir=base_dir)
         self.check(parsed, composer or Composer(), source=source)
         return parsed
 
@@ -304,13 +327,22 @@ async def run_workflow(
     """
     if isinstance(workflow, str):
         workflow = get_workflow(workflow)
+    forced = set(force_rerun)
+    unknown = sorted(forced - {s.name for s in workflow.steps})
+    if unknown:
+        import difflib
+
+        names = [s.name for s in workflow.steps]
+        close = difflib.get_close_matches(unknown[0], names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValidationError(
+            f"force_rerun (--force-rerun): workflow {workflow.name} has no step "
+            f"{unknown[0]!r}{hint} (steps: {', '.join(names)})"
+        )
     composer = Composer(store, quotas=quotas)
     parsed = workflow.parse_config(config, source=source)
     checked = workflow.check(parsed, composer, source=source)
     store = composer.store
-    forced = set(force_rerun)
-    for name in forced:
-        workflow.step(name)  # unknown names are errors
     globals_ = {k: getattr(parsed, k) for k in workflow.global_fields}
     dumped = parsed.model_dump(mode="json")
     semaphore = asyncio.Semaphore(max(1, max_parallel))
