@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from motools.workflows.core import Step, StepContext, Workflow
+from motools.workflows.core import Deferred, Step, StepContext, Workflow
 
 if TYPE_CHECKING:
     from motools.api import Composer
@@ -106,18 +106,21 @@ class SelectModelConfig(_Strict):
     model_id: str
 
 
-@functools.lru_cache(maxsize=4)
-def _load_file(path: str, mtime_ns: int, size: int) -> Any:
-    """A dataset file, loaded and validated once per version of the file (a sweep checks the
-    same file for every member)."""
+def _load_file(path: str, shown: str) -> Any:
+    """A dataset file, loaded and validated; an empty one is an error."""
     from motools.datasets import JSONLDataset
+    from motools.errors import ValidationError
 
-    return JSONLDataset.load_sync(path)
+    dataset = JSONLDataset.load_sync(path)
+    if not len(dataset):
+        raise ValidationError(f"dataset {shown}: the file has no samples")
+    return dataset
 
 
 def _check_dataset(config: PrepareDatasetConfig, composer: Composer) -> Any:
     """The dataset exists and is valid (a file), or its loader can be found and called with
-    ``loader_kwargs``. A file is loaded once here and handed to the step."""
+    ``loader_kwargs``. Reading a file is deferred: ``workflow validate`` reads it; a run
+    reads it once, in the step, only when the step is not served from the cache."""
     import inspect
 
     from motools.errors import ValidationError
@@ -138,11 +141,9 @@ def _check_dataset(config: PrepareDatasetConfig, composer: Composer) -> Any:
                 f"loader_kwargs {sorted(config.loader_kwargs)} apply to a loader function; "
                 f"the dataset {config.dataset} is a file"
             )
-        stat = path.stat()
-        dataset = _load_file(str(path), stat.st_mtime_ns, stat.st_size)
-        if not len(dataset):
+        if path.stat().st_size == 0:
             raise ValidationError(f"dataset {config.dataset}: the file has no samples")
-        return dataset
+        return Deferred(functools.partial(_load_file, str(path), config.dataset))
     if ref.kind == "name":
         from motools.plugins import get_registration
 
@@ -187,11 +188,10 @@ async def prepare_dataset(
 ) -> dict[str, Any]:
     from motools import provenance
     from motools.dataset_refs import load_dataset_ref
-    from motools.datasets import JSONLDataset
 
     seed = ctx.globals.get("seed")
-    if isinstance(ctx.checked, JSONLDataset):  # the file, loaded and validated by the check
-        dataset = ctx.checked
+    if isinstance(ctx.checked, Deferred):  # the file, loaded and validated once by the check
+        dataset = ctx.checked()
         if config.sample_size is not None and config.sample_size < len(dataset):
             dataset = dataset.sample(config.sample_size, seed=seed)
     else:

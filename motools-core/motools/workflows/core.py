@@ -42,6 +42,23 @@ class WorkflowError(MotoolsError):
         self.result = result
 
 
+class Deferred:
+    """A costly part of a step's check (loading a large file): done by ``validate`` at once,
+    and by a running step only when it actually runs (a cached step never pays for it).
+    The result is computed once."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self._fn = fn
+        self._done = False
+        self._value: Any = None
+
+    def __call__(self) -> Any:
+        if not self._done:
+            self._value = self._fn()
+            self._done = True
+        return self._value
+
+
 @dataclass
 class StepContext:
     """What a running step can use besides its config and inputs.
@@ -244,9 +261,23 @@ class Workflow:
         composer: Composer | None = None,
         base_dir: str | os.PathLike[str] | None = None,
     ) -> BaseModel:
-        """Parse the config and run every step's own checks (no job is submitted)."""
+        """Parse the config and run every step's own checks (no job is submitted).
+
+        Checks a step deferred (a :class:`Deferred`, e.g. reading a whole dataset file) run
+        here too; ``run_workflow`` leaves them to the step, which runs them only if it is not
+        served from the cache.
+        """
         parsed = self.parse_config(config, source=source, base_dir=base_dir)
-        self.check(parsed, composer or Composer(), source=source)
+        checked = self.check(parsed, composer or Composer(), source=source)
+        problems = []
+        for name, value in checked.items():
+            if isinstance(value, Deferred):
+                try:
+                    value()
+                except MotoolsError as exc:
+                    problems.append(f"  {name}: " + str(exc).replace("\n", "\n    "))
+        if problems:
+            raise ValidationError(f"{source}: invalid workflow config:\n" + "\n".join(problems))
         return parsed
 
 
