@@ -301,17 +301,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    from motools.cli import waits
     from motools.errors import MotoolsError
 
     try:
-        return _resolve(handler)(args)
+        with waits.reported(quiet=vars(args).get("quiet", False)):
+            return _resolve(handler)(args)
     except MotoolsError as exc:
         from motools.cli.output import error
 
         error(str(exc))
         return 1
     except KeyboardInterrupt:
-        return 130
+        return waits.interrupted()
 
 
 if __name__ == "__main__":  # pragma: no cover
