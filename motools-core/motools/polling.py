@@ -252,7 +252,8 @@ def public_url(url: str) -> str:
     host = parts.hostname or ""
     if parts.port:
         host = f"{host}:{parts.port}"
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else url.split("?")[0]
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme}://{host}{path}" if parts.scheme else url.split("?")[0]
 
 
 async def ensure_reachable(
