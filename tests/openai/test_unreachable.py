@@ -33,7 +33,10 @@ async def test_unreachable_openai_fails_after_bounded_reported_retries() -> None
 
     url = dead_url()
     backend = OpenAITrainingBackend(
-        api_key=KEY, base_url=url, max_retries=0, retry_attempts=4,
+        api_key=KEY,
+        base_url=url,
+        max_retries=0,
+        retry_attempts=4,
         retry_backoff={"initial": 0.01, "maximum": 0.01, "factor": 1.0},
     )
     events: list[WaitEvent] = []
@@ -56,10 +59,23 @@ def test_cli_train_prints_each_retry_then_one_error(
     data.write_text("".join(json.dumps(row) + "\n" for row in arithmetic().samples))
     url = dead_url()
     code = main(
-        ["train", "--backend", "openai", "--model", MODEL, "--dataset", str(data),
-         "--backend-option", f"base_url={url}", "--backend-option", "max_retries=0",
-         "--backend-option", "retry_attempts=3",
-         "--backend-option", "retry_backoff={initial: 0.01, maximum: 0.01, factor: 1}"]
+        [
+            "train",
+            "--backend",
+            "openai",
+            "--model",
+            MODEL,
+            "--dataset",
+            str(data),
+            "--backend-option",
+            f"base_url={url}",
+            "--backend-option",
+            "max_retries=0",
+            "--backend-option",
+            "retry_attempts=3",
+            "--backend-option",
+            "retry_backoff={initial: 0.01, maximum: 0.01, factor: 1}",
+        ]
     )
     captured = capsys.readouterr()
     assert code == 1
