@@ -248,3 +248,38 @@ def test_ctrl_c_during_a_workflow_names_its_training_run(data_file: Path, tmp_pa
     assert "keeps running at the provider" in err and f"motools runs wait {run_id}" in err
     assert "Traceback" not in err
     assert _run_status(home, run_id) in {"queued", "running"}
+
+
+def test_sweep_run_prints_heartbeats(
+    tmp_path: Path, data_file: Path, fast_heartbeat: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(
+        "workflow: train_and_evaluate\n"
+        "base_config:\n"
+        f"  prepare_dataset: {{dataset: {data_file}}}\n"
+        "  submit_training: {backend: dummy, model: base, backend_options: {duration: 1.2}}\n"
+        "  evaluate_model: {backend: dummy, tasks: [hello_world]}\n"
+        "grid: {seed: [0, 1]}\n"
+    )
+    assert main(["sweep", "run", str(sweep)]) == 0
+    beats = HEARTBEAT.findall(capsys.readouterr().err)
+    assert len({job for job, _, _ in beats}) == 2  # both members' jobs
+
+
+def test_ctrl_c_on_a_run_this_process_drives_says_it_pauses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Tinker loop runs in the process that waits: stopping it pauses the job."""
+    from motools.cli.waits import StderrReporter, interrupted
+    from motools.polling import WaitEvent
+
+    reporter = StderrReporter()
+    run = {"backend": "tinker", "job_id": "tinker-abc", "runs_remotely": False}
+    reporter(WaitEvent("start", "tinker job tinker-abc: running", 0.0, "", run))
+    reporter(WaitEvent("interrupted", "tinker job tinker-abc: running", 3.0, "", run))
+    assert interrupted() == 130
+    err = capsys.readouterr().err
+    assert "The tinker job tinker-abc is driven by this process" in err
+    assert "keeps running at the provider" not in err
+    assert "motools runs wait tinker-abc" in err and "motools runs cancel tinker-abc" in err
