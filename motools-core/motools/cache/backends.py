@@ -109,7 +109,7 @@ class TrackedRun(TrainingRun):
     model_id = property(lambda self: self.inner.model_id)
     error = property(lambda self: self.inner.error)
     error_code = property(lambda self: self.inner.error_code)
-    runs_remotely = property(lambda self: self.inner.runs_remotely)  # type: ignore[assignment]
+    runs_remotely = property(lambda self: self.inner.runs_remotely)
 
     def progress_text(self) -> str | None:
         return self.inner.progress_text()
