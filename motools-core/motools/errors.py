@@ -42,6 +42,18 @@ class EvaluationError(MotoolsError):
     """An evaluation failed; never returned as results with empty metrics."""
 
 
+class ServiceUnreachableError(MotoolsError, ConnectionError):
+    """A service could not be reached after a bounded number of retries.
+
+    The message names the service and its host (never a key) and what to check.
+    """
+
+    def __init__(self, message: str, *, service: str = "", url: str = "") -> None:
+        super().__init__(message)
+        self.service = service
+        self.url = url
+
+
 class RoutingError(MotoolsError, LookupError):
     """No plugin knows how an evaluation backend should address a model id."""
 

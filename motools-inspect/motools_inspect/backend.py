@@ -14,6 +14,10 @@
 * Logs go to ``$MOTOOLS_HOME/inspect-logs`` (``.motools/inspect-logs`` by default), never to
   the working directory's ``./logs``.
 * Several evaluations started at once share one Inspect run (see :mod:`.runner`).
+* A failing model call is retried at most ``max_retries`` times (backend option, default
+  8; a task's or ``--option max_retries=N`` wins), each retry reported, and a heartbeat says
+  what the run is doing (:mod:`.progress`): with no network an evaluation ends with an error
+  naming the host instead of retrying silently forever.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from motools.errors import EvaluationError, RoutingError, ValidationError
 from motools.evals.base import EvalBackend, EvalJob, EvalResults, EvalSuite
 from motools.paths import home
 from motools.plugins import ModelRoute, route_model
+from motools.polling import public_url
 from motools.redaction import is_secret_name
 from motools_inspect.mirror import data_mirror as mirror_context
 from motools_inspect.results import (
@@ -49,6 +54,11 @@ NAME = "inspect"
 LOG_SUBDIR = "inspect-logs"
 #: eval_async parameters motools sets itself, or that make no sense per evaluation.
 _RESERVED_RUN_OPTIONS = {"tasks", "model", "model_args", "model_base_url", "task_args", "kwargs"}
+
+
+#: Retries of a failing model call unless a task or ``max_retries=`` says otherwise. Inspect
+#: alone retries without end (3 s, doubling): with no network an evaluation would never end.
+DEFAULT_MAX_RETRIES = 8
 
 
 def default_log_dir() -> Path:
@@ -117,10 +127,16 @@ class InspectEvalBackend(EvalBackend):
         *,
         data_mirror: str | os.PathLike[str] | None = None,
         display: str = "none",
+        max_retries: int | None = DEFAULT_MAX_RETRIES,
     ) -> None:
+        if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
+            raise ValidationError(
+                f"inspect backend: max_retries must be a whole number >= 0, got {max_retries!r}"
+            )
         self.log_dir = log_dir
         self.data_mirror = data_mirror
         self.display = display
+        self.max_retries = max_retries
 
     def __repr__(self) -> str:
         return f"InspectEvalBackend(log_dir={self.log_dir!r}, data_mirror={self.data_mirror!r})"
@@ -246,7 +262,10 @@ class InspectEvalBackend(EvalBackend):
         except Exception as exc:  # pydantic's message names the field
             raise ValidationError(f"invalid generation option: {exc}") from exc
         for item in resolved:
-            changes: dict[str, Any] = {"model": model, "config": item.task.config.merge(config)}
+            merged = item.task.config.merge(config)
+            if merged.max_retries is None and model.config.max_retries is None:
+                merged.max_retries = self.max_retries  # bounded (not part of the cache key)
+            changes: dict[str, Any] = {"model": model, "config": merged}
             if epochs is not None:
                 changes["epochs"] = Epochs(epochs, item.task.epochs_reducer)
             task_with(item.task, **changes)
@@ -277,12 +296,24 @@ class InspectEvalBackend(EvalBackend):
                 f"Inspect could not create model {route.model!r}: {type(exc).__name__}: {exc}"
             ) from exc
 
+    @staticmethod
+    def _hosts(prepared: _Prepared) -> dict[str, str]:
+        """Each model's API host (no credentials), for messages."""
+        hosts = {}
+        for item in prepared.tasks:
+            model = item.task.model
+            if model is not None and model.api.base_url:
+                hosts[str(model)] = public_url(str(model.api.base_url))
+        return hosts
+
     # -- running --------------------------------------------------------------------------
 
     async def _collect(
         self, model_id: str, prepared: _Prepared, future: asyncio.Future[list[RunOutput]]
     ) -> EvalResults:
         import inspect_ai
+
+        from motools_inspect.progress import connection_hint
 
         outputs = await future
         logs = [output.log for output in outputs]
@@ -291,7 +322,8 @@ class InspectEvalBackend(EvalBackend):
             try:
                 check_log(log, model_id)
             except EvaluationError as exc:
-                failures.append(exc)
+                hint = connection_hint(str(exc), self._hosts(prepared))
+                failures.append(EvaluationError(f"{hint} {exc}") if hint else exc)
         if failures:
             if len(failures) == 1:
                 raise failures[0]

@@ -136,10 +136,12 @@ class _Runner:
         while not _process_lock.acquire(blocking=False):  # cancellation-safe wait
             await asyncio.sleep(0.05)
         from motools_inspect import collect
+        from motools_inspect.progress import watching
 
         collect.start()
         try:
-            logs = await eval_async(tasks, model=None, **options)
+            async with watching(tasks):
+                logs = await eval_async(tasks, model=None, **options)
             records = {log.eval.eval_id: collect.take(log.eval.eval_id) for log in logs}
         finally:
             collect.stop()

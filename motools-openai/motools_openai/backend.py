@@ -146,6 +146,7 @@ class OpenAITrainingBackend(TrainingBackend):
                     minimum=0.0,
                 ),
                 retry_after=retry_after,
+                describe=lambda exc: self._retry_reason(exc, action),
             )
         except OpenAIAuthenticationError:
             raise
@@ -154,10 +155,35 @@ class OpenAITrainingBackend(TrainingBackend):
 
             if not isinstance(exc, openai.OpenAIError):
                 raise
-            error = translate(exc, action=action, secret=self._secret, job_id=job_id)
+            error = translate(
+                exc,
+                action=action,
+                secret=self._secret,
+                job_id=job_id,
+                url=self._public_url(),
+                attempts=self.retry_attempts,
+            )
             if isinstance(error, OpenAIAuthenticationError):
                 raise error from None  # the server's text echoes part of the key
             raise error from exc
+
+    def _public_url(self) -> str:
+        """Where requests go, without credentials: for messages."""
+        from motools.polling import public_url
+
+        return public_url(str(self._client.base_url if self._client else self.base_url or ""))
+
+    def _retry_reason(self, exc: BaseException, action: str) -> str:
+        """What went wrong, for the line a retry prints (never the key)."""
+        import openai
+
+        if isinstance(exc, openai.APITimeoutError):
+            return f"OpenAI at {self._public_url()} timed out trying to {action}"
+        if isinstance(exc, openai.APIConnectionError):
+            return f"cannot reach OpenAI at {self._public_url()} to {action}"
+        if isinstance(exc, openai.APIStatusError):
+            return f"OpenAI answered HTTP {exc.status_code} trying to {action}"
+        return f"OpenAI failed to {action} ({type(exc).__name__})"
 
     # -- local checks ---------------------------------------------------------------------------
     def normalize_hyperparameters(

@@ -8,7 +8,19 @@ never repeats what the server said (it echoes part of the key).
 
 from __future__ import annotations
 
-from motools.errors import MotoolsError, TrainingError
+from motools.errors import MotoolsError, ServiceUnreachableError, TrainingError
+
+
+class OpenAIUnreachableError(ServiceUnreachableError, TrainingError):
+    """OpenAI could not be reached after the bounded retries. Also a :class:`TrainingError`
+    (``code == "connection_error"``), so callers that catch training errors still do."""
+
+    def __init__(self, message: str, *, url: str, job_id: str | None = None) -> None:
+        Exception.__init__(self, message)
+        self.service = "OpenAI"
+        self.url = url
+        self.job_id = job_id
+        self.code = "connection_error"
 
 
 class OpenAIAuthenticationError(MotoolsError, PermissionError):
@@ -54,8 +66,20 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
-def translate(exc: BaseException, *, action: str, secret: str | None = None, job_id: str | None = None) -> Exception:
-    """A motools error for an SDK error raised while doing ``action`` (to raise ``from``)."""
+def translate(
+    exc: BaseException,
+    *,
+    action: str,
+    secret: str | None = None,
+    job_id: str | None = None,
+    url: str | None = None,
+    attempts: int | None = None,
+) -> Exception:
+    """A motools error for an SDK error raised while doing ``action`` (to raise ``from``).
+
+    ``url`` (where requests went, without credentials) and ``attempts`` (how many times the
+    call was tried) make a connection failure say where and how hard it tried.
+    """
     import openai
 
     if isinstance(exc, openai.AuthenticationError):
@@ -73,8 +97,12 @@ def translate(exc: BaseException, *, action: str, secret: str | None = None, job
             job_id=job_id, code=code or f"http_{exc.status_code}",
         )
     if isinstance(exc, openai.APIConnectionError):
-        return TrainingError(
-            f"could not reach OpenAI to {action} after several retries: {redact(str(exc), secret)}",
-            job_id=job_id, code="connection_error",
+        where = f" at {url}" if url else ""
+        tries = f"{attempts} attempts" if attempts else "several attempts"
+        return OpenAIUnreachableError(
+            f"cannot reach OpenAI{where} to {action} after {tries} "
+            f"({redact(str(exc), secret).rstrip('.')}). Check your network connection, "
+            "OPENAI_BASE_URL (or base_url=) and any proxy settings (HTTPS_PROXY).",
+            url=url or "", job_id=job_id,
         )
     return TrainingError(f"failed to {action}: {redact(str(exc), secret)}", job_id=job_id)

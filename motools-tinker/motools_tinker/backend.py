@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from motools.errors import TrainingError, ValidationError
+from motools.errors import ServiceUnreachableError, TrainingError, ValidationError
 from motools.training.base import FAILED, RUNNING, TERMINAL_STATUSES, TrainingBackend
 from motools_tinker import hyperparameters as hp_mod
 from motools_tinker.errors import describe, is_transient
@@ -79,7 +79,13 @@ class TinkerTrainingBackend(TrainingBackend):
             retry_attempts=retry_attempts,
             retry_backoff=dict(retry_backoff or DEFAULT_RETRY_BACKOFF),
         )
-        self.connection = ServiceSettings(service=service, api_key=api_key, base_url=base_url)
+        self.connection = ServiceSettings(
+            service=service,
+            api_key=api_key,
+            base_url=base_url,
+            connect_attempts=retry_attempts,
+            connect_backoff=self.options.retry_backoff,
+        )
         self.tokenizer = tokenizer
         self.check_models = check_models
 
@@ -139,6 +145,8 @@ class TinkerTrainingBackend(TrainingBackend):
         service, owned = self.connection.connect()
         try:
             models = await service.supported_models()
+        except ServiceUnreachableError:
+            raise  # retried and reported already: nothing could be trained there either
         except Exception as exc:
             if is_transient(exc):
                 log.warning(

@@ -21,7 +21,12 @@ def status_code(exc: BaseException) -> int | None:
 
 def is_transient(exc: BaseException) -> bool:
     """True for errors a retry can fix: 5xx, 408/409/429, timeouts, dropped connections,
-    capacity pauses, and Tinker requests that failed on the server's side."""
+    capacity pauses, and Tinker requests that failed on the server's side. Not a host that
+    never answered (:class:`~motools.errors.ServiceUnreachableError`): that was retried."""
+    from motools.errors import ServiceUnreachableError
+
+    if isinstance(exc, ServiceUnreachableError):
+        return False
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)):
         return True
     code = status_code(exc)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from motools.errors import TrainingError, ValidationError
+from motools.errors import ServiceUnreachableError, TrainingError, ValidationError
 from motools.polling import Backoff, retry_async
 from motools.training.base import (
     CANCELLED,
@@ -155,6 +155,9 @@ class TinkerTrainingRun(TrainingRun):
 
     backend_name = NAME
     poll_backoff = {"initial": 0.05, "maximum": 2.0, "factor": 1.5}
+    #: The loop runs in the process that drives it: stopping that process pauses the run
+    #: (its last checkpoint is kept) until a resume continues it.
+    runs_remotely = False
 
     def __init__(
         self,
@@ -260,6 +263,9 @@ class TinkerTrainingRun(TrainingRun):
 
     def to_state(self) -> dict[str, Any]:
         return self._state.to_json()
+
+    def progress_text(self) -> str | None:
+        return f"step {self._progress} of {self.total_steps}"
 
     # -- driving --------------------------------------------------------------------------
     def start(self, datums: list[Any] | None = None) -> bool:
@@ -385,24 +391,19 @@ class TinkerTrainingRun(TrainingRun):
                 first = False
                 return await self._attempt(options)
 
-            def transient(exc: BaseException) -> bool:
-                ok = is_transient(exc)
-                if ok:
-                    ckpt = self._state.checkpoint
-                    log.warning(
-                        "tinker run %s: transient error at step %d (%s); restarting from %s",
-                        self.job_id,
-                        self._progress,
-                        describe(exc),
-                        ckpt.path if ckpt else "the start",
-                    )
-                return ok
+            def restart_reason(exc: BaseException) -> str:
+                ckpt = self._state.checkpoint
+                return (
+                    f"tinker run {self.job_id}: transient error at step {self._progress} "
+                    f"({describe(exc)}); restarting from {ckpt.path if ckpt else 'the start'}"
+                )
 
             outcome = await retry_async(
                 attempt,
-                is_transient=transient,
+                is_transient=is_transient,
                 attempts=options.retry_attempts,
                 backoff=options.backoff(),
+                describe=restart_reason,
             )
             self.status = CANCELLED if outcome == "cancelled" else SUCCEEDED
             self._persist()
@@ -427,6 +428,8 @@ class TinkerTrainingRun(TrainingRun):
         code = status_code(exc)
         if isinstance(exc, TrainingError) and exc.code:
             self.error_code = exc.code
+        elif isinstance(exc, ServiceUnreachableError):
+            self.error_code = "unreachable"
         elif is_transient(exc):
             self.error_code = "retries_exhausted"
         elif code is not None:

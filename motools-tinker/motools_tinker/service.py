@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -29,20 +30,67 @@ class TinkerService(Protocol):
     async def close(self, status: str) -> None: ...
 
 
+UNREACHABLE_HINT = (
+    "Check your network connection, TINKER_BASE_URL (or base_url=) and any proxy settings; "
+    "the run can be resumed once Tinker is reachable."
+)
+
+
+def resolve_base_url(base_url: str | None) -> str:
+    """Where the SDK sends requests: ``base_url``, else ``$TINKER_BASE_URL``, else Tinker's."""
+    if base_url:
+        return base_url.rstrip("/")
+    from tinker.lib.base_url import resolve_base_url as sdk_resolve
+
+    return sdk_resolve(None)
+
+
 class SDKService:
     """:class:`TinkerService` over the real ``tinker`` SDK (``TINKER_API_KEY``/``TINKER_BASE_URL``
-    unless given). The key is kept only in memory and never shown in a repr."""
+    unless given). The key is kept only in memory and never shown in a repr.
 
-    def __init__(self, *, api_key: str | None = None, base_url: str | None = None) -> None:
+    The SDK retries a request it cannot send for minutes, silently. So before its first
+    request this checks that Tinker's host answers at all, ``connect_attempts`` times with
+    ``connect_backoff`` between tries, each try reported, and raises
+    :class:`~motools.errors.ServiceUnreachableError` naming the host when it never does.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        connect_attempts: int = 5,
+        connect_backoff: Mapping[str, float] | None = None,
+    ) -> None:
         self._api_key = api_key
         self._base_url = base_url
         self._client: Any = None
         self._lock = asyncio.Lock()
+        self._connect_attempts = connect_attempts
+        self._connect_backoff = dict(connect_backoff or {})
+        self._reachable = False
 
     def __repr__(self) -> str:
         return f"SDKService(base_url={self._base_url!r})"
 
+    async def _check_reachable(self) -> None:
+        if self._reachable:
+            return
+        from motools.polling import Backoff, ensure_reachable
+
+        backoff = Backoff.from_policy(self._connect_backoff, minimum=0.0)
+        await ensure_reachable(
+            resolve_base_url(self._base_url),
+            service="Tinker",
+            hint=UNREACHABLE_HINT,
+            attempts=self._connect_attempts,
+            backoff=backoff,
+        )
+        self._reachable = True
+
     async def _service(self) -> Any:
+        await self._check_reachable()
         async with self._lock:
             if self._client is None:
                 import tinker
@@ -54,6 +102,8 @@ class SDKService:
 
     async def supported_models(self) -> list[dict[str, Any]]:
         import tinker
+
+        await self._check_reachable()
 
         def fetch() -> Any:
             # RestClient shares one connection pool per (base URL, key) for the whole process:
@@ -103,10 +153,19 @@ class ServiceSettings:
     service: TinkerService | None = None
     api_key: str | None = field(default=None, repr=False)
     base_url: str | None = None
+    #: How often, and how patiently, to try reaching Tinker's host before the first request.
+    connect_attempts: int = 5
+    connect_backoff: Mapping[str, float] | None = None
 
     def connect(self) -> tuple[TinkerService, bool]:
         """A :class:`TinkerService`, and whether the caller owns it (and must ``close`` it):
         an injected service is shared and never closed; an SDK session is new each time."""
         if self.service is not None:
             return self.service, False
-        return SDKService(api_key=self.api_key, base_url=self.base_url), True
+        service = SDKService(
+            api_key=self.api_key,
+            base_url=self.base_url,
+            connect_attempts=self.connect_attempts,
+            connect_backoff=self.connect_backoff,
+        )
+        return service, True

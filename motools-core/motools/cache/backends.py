@@ -127,6 +127,10 @@ class TrackedRun(TrainingRun):
     model_id = property(lambda self: self.inner.model_id)
     error = property(lambda self: self.inner.error)
     error_code = property(lambda self: self.inner.error_code)
+    runs_remotely = property(lambda self: self.inner.runs_remotely)
+
+    def progress_text(self) -> str | None:
+        return self.inner.progress_text()
 
     def _persist(self, *_: Any) -> None:
         self.cache._record_progress(self.key, self.inner)

@@ -413,10 +413,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
+    from motools.cli import waits
+
     try:
-        return _resolve(handler)(args)
+        with waits.reported(quiet=vars(args).get("quiet", False)):
+            return _resolve(handler)(args)
     except KeyboardInterrupt:
-        return 130
+        return waits.interrupted()
     except BrokenPipeError:
         # The reader went away (`motools cache ls | head -1`): it has what it wanted.
         _silence_stdout()

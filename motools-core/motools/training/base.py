@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from motools.errors import TrainingError
-from motools.polling import Backoff
+from motools.polling import Backoff, WaitReporter, waiting
 
 if TYPE_CHECKING:
     from motools.datasets import JSONLDataset
@@ -54,6 +54,10 @@ class TrainingRun(ABC):
     attached: bool = False
     #: The cache key the run is recorded under, when it went through a cache.
     cache_key: str | None = None
+    #: True when the job runs at the provider whether or not this process lives (OpenAI, the
+    #: dummy backend); False when this process drives it (Tinker's loop), so that stopping
+    #: the process pauses the job until a resume continues it.
+    runs_remotely: ClassVar[bool] = True
 
     @abstractmethod
     async def refresh(self) -> str:
@@ -70,6 +74,17 @@ class TrainingRun(ABC):
         It must contain ``"backend"`` and ``"job_id"`` and never a secret.
         """
 
+    def progress_text(self) -> str | None:
+        """How far the job got, in a few words (``"step 12 of 50"``), if the backend knows."""
+        return None
+
+    def describe(self) -> str:
+        """``"<backend> job <id>: <status>[, <progress>]"``: what a wait for this run waits for."""
+        progress = self.progress_text()
+        return f"{self.backend_name} job {self.job_id}: {self.status}" + (
+            f", {progress}" if progress else ""
+        )
+
     async def is_complete(self) -> bool:
         """Refresh, then say whether the job reached a terminal status."""
         if self.status not in TERMINAL_STATUSES:
@@ -82,8 +97,29 @@ class TrainingRun(ABC):
         timeout: float | None = None,
         on_status: Callable[[TrainingRun], Any] | None = None,
         backoff: Backoff | None = None,
+        on_wait: WaitReporter | None = None,
+        heartbeat: float | None = None,
     ) -> str:
-        """Poll until the job ends; return the model id, or raise :class:`TrainingError`."""
+        """Poll until the job ends; return the model id, or raise :class:`TrainingError`.
+
+        While it waits it reports (:func:`motools.polling.waiting`) what it waits for, every
+        ``heartbeat`` seconds (default ``$MOTOOLS_HEARTBEAT`` or 10), to ``on_wait`` or the
+        reporter the caller installed (the command line prints them), else to the log.
+        """
+        run = {
+            "backend": self.backend_name,
+            "job_id": self.job_id,
+            "runs_remotely": self.runs_remotely,
+        }
+        async with waiting(self.describe, run=run, every=heartbeat, on_event=on_wait):
+            return await self._poll(timeout, on_status, backoff)
+
+    async def _poll(
+        self,
+        timeout: float | None,
+        on_status: Callable[[TrainingRun], Any] | None,
+        backoff: Backoff | None,
+    ) -> str:
         backoff = backoff or Backoff.from_policy(self.poll_backoff)
         deadline = None if timeout is None else time.monotonic() + timeout
         last = None
