@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from motools._lazy import lazy_exports
 from motools.hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -55,19 +56,7 @@ _LAZY: dict[str, str] = {
 __all__ = ["__version__", "hookimpl", *_LAZY]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'motools' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports("motools", _LAZY, globals())
 
 
 if TYPE_CHECKING:

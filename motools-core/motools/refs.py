@@ -65,9 +65,7 @@ class Ref:
             try:
                 obj = getattr(obj, part)
             except AttributeError:
-                raise ValidationError(
-                    f"{self.text!r}: {where} has no attribute {part!r}"
-                ) from None
+                raise ValidationError(f"{self.text!r}: {where} has no attribute {part!r}") from None
         return obj
 
     def source_digest(self) -> str | None:

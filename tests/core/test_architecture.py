@@ -73,6 +73,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
             "motools.training",
             "motools.evals",
             "motools._alias",
+            "motools._lazy",
         ),
     ),
 ]

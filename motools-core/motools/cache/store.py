@@ -576,7 +576,12 @@ class Store:
         return new_key
 
     def move(
-        self, key: str, new_key: str, *, status: str | None = None, note: dict[str, Any] | None = None
+        self,
+        key: str,
+        new_key: str,
+        *,
+        status: str | None = None,
+        note: dict[str, Any] | None = None,
     ) -> None:
         """Move the record at ``key`` to ``new_key`` (optionally with a new status)."""
         old = self.get(key)

@@ -23,8 +23,7 @@ Names are imported lazily so ``import motools.experiments`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from motools._lazy import lazy_exports
 
 _LAZY = {
     "SweepSpec": "motools.experiments.spec",
@@ -59,14 +58,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'motools.experiments' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports("motools.experiments", _LAZY, globals())

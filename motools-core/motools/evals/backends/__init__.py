@@ -9,8 +9,7 @@ A plugin that is not installed raises ImportError with its install hint when its
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from motools._lazy import lazy_exports
 
 _LAZY = {
     "DummyEvalBackend": "motools.evals.backends.dummy",
@@ -20,12 +19,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'motools.evals.backends' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports("motools.evals.backends", _LAZY, globals())
