@@ -25,6 +25,22 @@ def _assignments(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
     parser.add_argument(flag, action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
+def listing_args(parser: argparse.ArgumentParser) -> None:
+    """Pagination and filters of the listings over the store (newest first)."""
+    parser.add_argument("--limit", type=int, default=50, help="show at most N (default 50; 0: all)")
+    parser.add_argument("--offset", type=int, default=0, help="skip the N newest (next page)")
+    parser.add_argument(
+        "--since", help="only those updated since a time: 2h, 3d, 30m, or 2025-01-31[T12:00]"
+    )
+    parser.add_argument(
+        "--status", help="only these statuses, comma-separated (e.g. running,queued)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON array (written as it is read)"
+    )
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="motools",
@@ -126,8 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="SUBCOMMAND", required=True)
     p = _add(cache_sub, "ls", f"{S}:cmd_cache_ls", "list cache entries, newest first")
     p.add_argument("--kind", choices=["training", "eval", "step"])
-    p.add_argument("--limit", type=int, default=50)
-    p.add_argument("--json", action="store_true")
+    listing_args(p)
     p = _add(
         cache_sub, "show", f"{S}:cmd_cache_show", "print one entry (key prefix or run id) as JSON"
     )
@@ -172,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
 
     p = _add(sub, "runs", f"{S}:cmd_runs", "training runs: list, wait, cancel")
-    p.add_argument("--json", action="store_true")
+    listing_args(p)
     runs_sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
     q = _add(
         runs_sub, "wait", f"{S}:cmd_runs_wait", "re-attach to a run and wait; prints the model id"

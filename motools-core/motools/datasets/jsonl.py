@@ -104,11 +104,14 @@ class JSONLDataset:
     once. Do not mutate the sample dicts in place.
     """
 
-    __slots__ = ("_hash", "_samples", "source")
+    __slots__ = ("_hash", "_samples", "_valid_for", "source")
 
     def __init__(self, samples: Iterable[dict[str, Any]], *, source: str | None = None) -> None:
         self._samples: tuple[dict[str, Any], ...] = tuple(samples)
         self._hash: str | None = None
+        #: The purpose every row is known to pass (set by a validating load or
+        #: :meth:`validate`), so that a workflow validates each row once.
+        self._valid_for: str | None = None
         self.source = source
 
     # -- container protocol -------------------------------------------------------------
@@ -159,10 +162,18 @@ class JSONLDataset:
             self._hash = h.hexdigest()
         return self._hash
 
+    @property
+    def known_hash(self) -> str | None:
+        """:attr:`content_hash` if it was computed already, else None (computing it
+        serialises every row; :meth:`canonical_chunks` computes it while streaming)."""
+        return self._hash
+
     # -- validation -----------------------------------------------------------------------
     def problems(self, purpose: str = "auto") -> list[Problem]:
         """Every problem; line numbers are 1-based positions in this dataset."""
         out: list[Problem] = []
+        if purpose == self._valid_for:  # already checked for this purpose
+            return out
         for i, s in enumerate(self._samples, start=1):
             p = _detect_purpose(s) if purpose == "auto" else purpose
             check_sample(s, i, p, out)
@@ -173,6 +184,7 @@ class JSONLDataset:
         problems = self.problems(purpose)
         if problems:
             raise DatasetValidationError(self.source or "dataset", problems)
+        self._valid_for = purpose
         return self
 
     # -- I/O ------------------------------------------------------------------------------
@@ -184,7 +196,9 @@ class JSONLDataset:
         samples, problems, total = read_jsonl(path, purpose=purpose)
         if total:
             raise DatasetValidationError(os.fspath(path), problems, total)
-        return cls(samples, source=os.fspath(path))
+        dataset = cls(samples, source=os.fspath(path))
+        dataset._valid_for = purpose
+        return dataset
 
     @classmethod
     async def load(
@@ -196,6 +210,36 @@ class JSONLDataset:
     def to_jsonl_bytes(self) -> bytes:
         opt = orjson.OPT_APPEND_NEWLINE
         return b"".join(orjson.dumps(s, option=opt) for s in self._samples)
+
+    def canonical_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The canonical JSONL (sorted keys, one row a line) in chunks of about
+        ``chunk_size`` bytes: the bytes :attr:`content_hash` is the sha256 of.
+
+        Each row is serialised once; when the stream is read to its end the content hash is
+        known without serialising again (a store keeps the dataset from this stream).
+        """
+        h = hashlib.sha256() if self._hash is None else None
+        dumps = orjson.dumps
+        opt = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+        batch: list[bytes] = []
+        size = 0
+        for s in self._samples:
+            line = dumps(s, option=opt)
+            batch.append(line)
+            size += len(line)
+            if size >= chunk_size:
+                chunk = b"".join(batch)
+                if h is not None:
+                    h.update(chunk)
+                yield chunk
+                batch, size = [], 0
+        if batch:
+            chunk = b"".join(batch)
+            if h is not None:
+                h.update(chunk)
+            yield chunk
+        if h is not None:
+            self._hash = h.hexdigest()
 
     def save_sync(self, path: str | os.PathLike[str]) -> Path:
         """Write one JSON object per line, atomically (temp file, fsync, rename)."""
@@ -214,7 +258,9 @@ class JSONLDataset:
         if n < 0 or n > len(self):
             raise ValueError(f"cannot sample {n} of {len(self)} samples")
         idx = sorted(random.Random(seed).sample(range(len(self)), n))
-        return JSONLDataset([self._samples[i] for i in idx])
+        subset = JSONLDataset([self._samples[i] for i in idx])
+        subset._valid_for = self._valid_for  # rows of a valid dataset stay valid
+        return subset
 
     def shuffle(self, *, seed: int | None = None) -> JSONLDataset:
         items = list(self._samples)
