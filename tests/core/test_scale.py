@@ -1,5 +1,5 @@
 """Issue 17 behaviour: streamed blobs, one validation and one serialisation per row in a
-workflow, training from the stored blob, paginated and streamed listings, batched reads.
+workflow, training from the stored blob, paginated and streamed listings.
 
 Costs themselves are measured by ``bench/scale.py``; these tests check what the cheaper code
 does (same bytes, same records, each row handled once), never how long it takes.
@@ -274,16 +274,6 @@ def test_records_are_paginated_filtered_and_streamed(tmp_path: Path) -> None:
     assert "TEMP B-TREE" not in plan  # the listing reads an index, it does not sort the table
 
 
-def test_get_many_reads_what_get_reads(tmp_path: Path) -> None:
-    store = Store(tmp_path)
-    keys = fill(store, 12)
-    found = store.get_many([*keys, "0" * 64, keys[0]])
-    assert set(found) == set(keys)
-    for key in keys:
-        got = store.get(key)
-        assert got is not None and found[key].to_dict() == got.to_dict()
-
-
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out = capsys.readouterr()
@@ -300,7 +290,9 @@ def test_runs_and_cache_ls_paginate_filter_and_stream_json_lines(
     training = store.count_records(kind="training")
     code, out, err = cli(capsys, "runs", "--limit", "5")
     assert code == 0 and len(out.splitlines()) == 2 + 5
-    assert f"5 of {training} shown" in err and "--offset 5" in err
+    assert "5 newest shown" in err and "--offset 5" in err
+    code, out, err = cli(capsys, "runs", "--limit", str(training))
+    assert len(out.splitlines()) == 2 + training and err == ""  # everything fits: no note
     code, out, _ = cli(capsys, "runs", "--json", "--limit", "0")
     runs = json.loads(out)  # still one JSON document, now written run by run
     assert len(runs) == training and runs[0]["run_id"] == "job-29"

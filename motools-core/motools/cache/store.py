@@ -662,26 +662,6 @@ class Store:
             args.append(float(since))
         return (" WHERE " + " AND ".join(where) if where else ""), args
 
-    def get_many(self, keys: Iterable[str]) -> dict[str, Record]:
-        """The records at ``keys`` that exist, in one query per 500 keys (as :meth:`get`:
-        a damaged record is recovered from its copy, or raises for paid work)."""
-        wanted = list(dict.fromkeys(keys))
-        found: dict[str, Record] = {}
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            rows = self._query(
-                f"SELECT {self._COLUMNS} FROM records WHERE key IN ({', '.join('?' for _ in part)})",
-                part,
-            )
-            for row in rows:
-                try:
-                    found[row[0]] = self._decode(row)
-                except CorruptRecord as exc:
-                    record = self._recover(row[0], row[1], exc)
-                    if record is not None:
-                        found[row[0]] = record
-        return found
-
     def delete(self, key: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM records WHERE key = ?", (key,))

@@ -153,31 +153,42 @@ def _stream(rows: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _more(store: Any, filters: dict[str, Any], args: argparse.Namespace, shown: int) -> None:
-    """Say (on stderr) when the page does not hold everything that matched."""
-    if not args.limit or shown < args.limit:
-        return
-    total = store.count_records(**filters)
-    if total > args.offset + shown:
-        print(
-            f"({shown} of {total} shown, newest first; --limit 0 for all, "
-            f"--offset {args.offset + shown} for the next page)",
-            file=sys.stderr,
-        )
+def _page(records: Any, args: argparse.Namespace) -> tuple[list[Any], bool]:
+    """The page of ``records`` (read with one extra row) and whether more matched."""
+    rows = list(records)
+    more = bool(args.limit) and len(rows) > args.limit
+    return (rows[: args.limit] if more else rows), more
+
+
+def _more(args: argparse.Namespace, shown: int) -> None:
+    """Say (on stderr) that the page does not hold everything that matched."""
+    print(
+        f"({shown} newest shown; --offset {args.offset + shown} for the next page, "
+        "--limit 0 for all)",
+        file=sys.stderr,
+    )
 
 
 def cmd_cache_ls(args: argparse.Namespace) -> int:
     store, filters = _listing(args, args.kind)
-    records = store.iter_records(limit=args.limit, offset=args.offset, **filters)
     if args.json or args.jsonl:
+        records = store.iter_records(limit=args.limit, offset=args.offset, **filters)
         return _stream((r.to_dict() for r in records), args)
+    page, more = _page(
+        store.iter_records(limit=_plus_one(args), offset=args.offset, **filters), args
+    )
     rows = [
         [r.key[:12], r.kind, r.backend, r.status, r.label, _summary(r), _age(r.updated_at)]
-        for r in records
+        for r in page
     ]
     print(table(["key", "kind", "backend", "status", "label", "what", "age"], rows))
-    _more(store, filters, args, len(rows))
+    if more:
+        _more(args, len(rows))
     return 0
+
+
+def _plus_one(args: argparse.Namespace) -> int:
+    return args.limit + 1 if args.limit else 0
 
 
 def _summary(record: Any) -> str:
@@ -305,8 +316,8 @@ def cmd_cache_forget(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     store, filters = _listing(args, "training")
-    records = store.iter_records(limit=args.limit, offset=args.offset, **filters)
     if args.json or args.jsonl:
+        records = store.iter_records(limit=args.limit, offset=args.offset, **filters)
         return _stream(
             (
                 {
@@ -321,6 +332,9 @@ def cmd_runs(args: argparse.Namespace) -> int:
             ),
             args,
         )
+    page, more = _page(
+        store.iter_records(limit=_plus_one(args), offset=args.offset, **filters), args
+    )
     rows = [
         [
             r.label,
@@ -330,10 +344,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
             r.fields.get("model"),
             _age(r.created_at),
         ]
-        for r in records
+        for r in page
     ]
     print(table(["run", "backend", "status", "model_id", "base model", "age"], rows))
-    _more(store, filters, args, len(rows))
+    if more:
+        _more(args, len(rows))
     return 0
 
 
