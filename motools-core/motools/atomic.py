@@ -19,6 +19,11 @@ def _umask() -> int:
 _MODE = 0o666 & ~_umask()
 
 
+def file_mode() -> int:
+    """The permissions motools gives the files it writes (for writers that open their own)."""
+    return _MODE
+
+
 def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes]) -> Path:
     """Write ``data`` (bytes or chunks of bytes) to ``path`` so readers never see half of it.
 

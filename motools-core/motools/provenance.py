@@ -44,26 +44,35 @@ def _collect_versions() -> dict[str, str]:
 def record_dataset(store: Store, dataset: JSONLDataset) -> str:
     """Keep the dataset's bytes (once per content hash) and return its artifact id.
 
-    A stored blob that fails its checksum is written again from ``dataset``.
+    The blob is the canonical JSONL that ``content_hash`` identifies, streamed to the store
+    chunk by chunk while it is hashed (never joined in memory): a dataset whose hash is not
+    yet known is serialised once, and its hash is the blob's digest. A stored blob that is
+    missing or fails its checksum is written again from ``dataset``.
     """
+    blob = None
+    if dataset.known_hash is None:  # hash and keep the bytes in one pass
+        blob = store.put_blob_stream(dataset.canonical_chunks())
     artifact = f"dataset:{dataset.content_hash}"
     existing = store.get_artifact(artifact)
-    if existing is not None and existing["blob"] and not store.blob_ok(existing["blob"]):
-        store.put_blob(dataset.to_jsonl_bytes())  # repairs the damaged blob in place
-    if existing is None:
-        blob = store.put_blob(dataset.to_jsonl_bytes())
-        store.put_artifact(
-            artifact,
-            kind="dataset",
-            inputs=[],
-            config={
-                "rows": len(dataset),
-                "source": dataset.source,
-                "content_hash": dataset.content_hash,
-            },
-            versions=versions(),
-            blob=blob,
-        )
+    if (
+        existing is not None
+        and existing["blob"]
+        and (existing["blob"] == blob or store.blob_ok(existing["blob"]))
+    ):
+        return artifact
+    if blob is None:
+        blob = store.put_blob_stream(dataset.canonical_chunks())
+    if existing is not None and existing["blob"] == blob:
+        return artifact  # the damaged blob was rewritten in place
+    store.put_artifact(
+        artifact,
+        kind="dataset",
+        inputs=[],
+        config={"rows": len(dataset), "source": dataset.source, "content_hash": artifact[8:]},
+        versions=versions(),
+        blob=blob,
+        replace=existing is not None,  # an older store's damaged blob: point at the new one
+    )
     return artifact
 
 

@@ -7,6 +7,7 @@ so ``max_tokens``, ``tokenizer`` and ``cache_key`` are ordinary options.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,12 @@ SECRET_NAME = re.compile(
 
 def is_secret_name(name: object) -> bool:
     """Whether an option or field called ``name`` must never be stored or shown."""
-    return bool(SECRET_NAME.search(re.sub(r"[-.\s]", "_", str(name))))
+    return _is_secret_text(str(name))
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_text(name: str) -> bool:  # the same few names come up for every key
+    return bool(SECRET_NAME.search(re.sub(r"[-.\s]", "_", name)))
 
 
 def redact(value: Any) -> Any:

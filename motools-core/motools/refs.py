@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -148,8 +150,27 @@ def load_file_module(path: str | Path) -> Any:
     return module
 
 
+#: Digests of files already read, by path and the file's (inode, size, mtime): a file that
+#: changes is read again; one that does not is hashed once per process (a sweep asks for the
+#: same task and loader sources once per member). A file modified in the last two seconds is
+#: always read (its mtime may not show a second edit in the same clock tick).
+_FILE_DIGESTS: dict[str, tuple[tuple[int, int, int], str]] = {}
+#: Source files of modules already found (a module does not move within a process).
+_MODULE_ORIGINS: dict[str, str] = {}
+
+
 def file_digest(path: str | Path) -> str | None:
     """The first 16 hex digits of a file's sha256, or None if it cannot be read."""
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except OSError:
+        return None
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    known = _FILE_DIGESTS.get(name)
+    settled = time.time_ns() - st.st_mtime_ns > 2_000_000_000  # not possibly mid-edit
+    if known is not None and known[0] == stamp and settled:
+        return known[1]
     digest = hashlib.sha256()
     try:
         with Path(path).open("rb") as fh:
@@ -157,15 +178,20 @@ def file_digest(path: str | Path) -> str | None:
                 digest.update(chunk)
     except OSError:
         return None
-    return digest.hexdigest()[:16]
+    found = digest.hexdigest()[:16]
+    _FILE_DIGESTS[name] = (stamp, found)
+    return found
 
 
 def module_digest(module: str) -> str | None:
     """The digest of a module's source file, found without importing it; None if unknown."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.has_location:
-        return None
-    return file_digest(spec.origin)
+    origin = _MODULE_ORIGINS.get(module)
+    if origin is None:
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            return None
+        if spec is None or not spec.origin or not spec.has_location:
+            return None
+        origin = _MODULE_ORIGINS[module] = spec.origin
+    return file_digest(origin)

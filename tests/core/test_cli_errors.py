@@ -119,7 +119,14 @@ CASES: list[tuple[list[str], int, str]] = [
     (["train", *TRAIN, "--detach", "x"], 2, "unrecognized arguments"),
     *_evaluation(["eval"]),
     *_evaluation(["cache", "explain", "eval"]),
-    (["cache", "ls", "--limit", "0"], 2, "argument --limit: must be at least 1"),
+    (["cache", "ls", "--limit", "-1"], 2, "argument --limit: must be at least 0"),
+    (["cache", "ls", "--offset", "x"], 2, "argument --offset: expected a whole number"),
+    (["cache", "ls", "--since", "yesterday-ish"], 1, "--since"),
+    (["runs", "--limit", "-3"], 2, "argument --limit: must be at least 0"),
+    (["runs", "--offset", "-1"], 2, "argument --offset: must be at least 0"),
+    (["runs", "--since", "soon"], 1, "--since"),
+    (["runs", "--status", "runing"], 2, "argument --status: unknown status 'runing'"),
+    (["cache", "ls", "--status", "done"], 2, "argument --status: unknown status 'done'"),
     (["cache", "ls", "--kind", "bogus"], 2, "argument --kind: invalid choice"),
     (["cache", "show", "nosuchkey"], 1, "no cache entry or run matches 'nosuchkey'"),
     (["cache", "gc", "--older-than-days", "-1"], 2, "argument --older-than-days"),
@@ -340,7 +347,7 @@ def test_an_unexpected_exception_is_one_line_too(
     def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("surprise")
 
-    monkeypatch.setattr("motools.cache.store.Store.records", broken)
+    monkeypatch.setattr("motools.cache.store.Store.iter_records", broken)
     assert main(["cache", "ls"]) == 1
     err = capsys.readouterr().err
     assert err == (

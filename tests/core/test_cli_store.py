@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -158,11 +159,15 @@ def test_provenance_chains_eval_to_dataset_bytes(
     chain = run_json(capsys, "provenance", eval_key[:10], "--json")
     assert [a["kind"] for a in chain] == ["eval", "model", "training", "dataset"]
     dataset = chain[-1]
-    assert (
-        Path(dataset["blob_path"]).read_bytes()
-        == JSONLDataset.load_sync(data_file).to_jsonl_bytes()
-    )
-    assert dataset["config"]["content_hash"] == JSONLDataset.load_sync(data_file).content_hash
+    stored = Path(dataset["blob_path"]).read_bytes()
+    # The dataset is kept as its canonical JSONL: the bytes its content hash identifies.
+    assert stored == b"".join(JSONLDataset.load_sync(data_file).canonical_chunks())
+    assert [json.loads(line) for line in stored.splitlines()] == [
+        json.loads(line) for line in data_file.read_text().splitlines()
+    ]
+    content_hash = JSONLDataset.load_sync(data_file).content_hash
+    assert dataset["config"]["content_hash"] == content_hash
+    assert hashlib.sha256(stored).hexdigest() == content_hash
     assert chain[2]["config"]["hyperparameters"]["n_epochs"] == "auto"
     assert "motools-core" in chain[0]["versions"]
     from motools.provenance import trace

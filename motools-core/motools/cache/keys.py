@@ -113,14 +113,32 @@ def task_identity(item: Any, backend: EvalBackend) -> dict[str, Any] | None:
     ident: dict[str, Any] = {"name": item}
     source = ref.source_digest()
     if ref.kind == "name":
-        from motools.plugins import registrations
-
-        reg = registrations("task").get(item)
-        if reg is not None and isinstance(reg.target, str):
-            source = module_digest(reg.target.split(":", 1)[0])
+        module = _registered_task_modules().get(item)
+        if module is not None:
+            source = module_digest(module)
     if source:
         ident["source"] = source
     return ident
+
+
+_TASK_MODULES: dict[tuple[tuple[str, int], ...], dict[str, str]] = {}
+
+
+def _registered_task_modules() -> dict[str, str]:
+    """``{task name: module of its target}``, rebuilt from the hooks when the set of plugins
+    changes (a sweep identifies the same tasks once per member)."""
+    from motools.plugins import get_plugin_manager, registrations
+
+    token = tuple((name, id(plugin)) for name, plugin in get_plugin_manager().list_name_plugin())
+    table = _TASK_MODULES.get(token)
+    if table is None:
+        _TASK_MODULES.clear()
+        table = _TASK_MODULES[token] = {
+            name: reg.target.split(":", 1)[0]
+            for name, reg in registrations("task").items()
+            if isinstance(reg.target, str)
+        }
+    return table
 
 
 def eval_key_fields(

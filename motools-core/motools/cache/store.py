@@ -17,17 +17,18 @@ import json
 import os
 import socket
 import sqlite3
+import tempfile
 import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from motools.atomic import atomic_write
+from motools.atomic import atomic_write, file_mode
 from motools.errors import MotoolsError
 from motools.paths import home
 
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_kind_backend ON records (kind, backend);
 CREATE INDEX IF NOT EXISTS records_label ON records (label);
+CREATE INDEX IF NOT EXISTS records_updated ON records (updated_at);
+CREATE INDEX IF NOT EXISTS records_kind_updated ON records (kind, updated_at);
+CREATE INDEX IF NOT EXISTS records_kind_status_updated ON records (kind, status, updated_at);
 CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -279,6 +283,44 @@ class Store:
             if self.read_only:
                 raise self._read_only_error()
             atomic_write(path, data)
+        return digest
+
+    def put_blob_stream(self, chunks: Iterable[bytes]) -> str:
+        """Store the concatenation of ``chunks`` under its sha256; return the digest.
+
+        The bytes go to a temp file in the blob folder while they are hashed (never all in
+        memory), then fsync and rename, as :meth:`put_blob` does: the same bytes give the same
+        blob, byte for byte. An existing blob with that digest is kept if intact and replaced
+        if damaged.
+        """
+        if self.read_only:  # nothing can be written: hash, and accept an intact blob
+            h = hashlib.sha256()
+            for chunk in chunks:
+                h.update(chunk)
+            if not self.blob_ok(h.hexdigest()):
+                raise self._read_only_error()
+            return h.hexdigest()
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".stream.", suffix=".tmp", dir=self.blob_dir)
+        try:
+            os.fchmod(fd, file_mode())
+            h = hashlib.sha256()
+            with os.fdopen(fd, "wb") as fh:
+                for chunk in chunks:
+                    h.update(chunk)
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+            digest = h.hexdigest()
+            path = self.blob_path(digest)
+            if self.blob_ok(digest):
+                os.unlink(tmp)
+            else:  # missing, or damaged: this copy replaces it
+                path.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
         return digest
 
     def blob_ok(self, digest: str) -> bool:
@@ -539,22 +581,86 @@ class Store:
         return out
 
     def records(
-        self, kind: str | None = None, backend: str | None = None, limit: int | None = None
+        self,
+        kind: str | None = None,
+        backend: str | None = None,
+        limit: int | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+        since: float | None = None,
+        offset: int = 0,
     ) -> list[Record]:
-        sql = f"SELECT {self._COLUMNS} FROM records"
-        where, args = [], []
+        """Records newest first (by ``updated_at``), filtered and paginated.
+
+        ``status`` is one status or several; ``since`` keeps records updated at or after that
+        time (seconds since the epoch); ``limit``/``offset`` select one page.
+        """
+        return list(
+            self.iter_records(kind, backend, limit, status=status, since=since, offset=offset)
+        )
+
+    def iter_records(
+        self,
+        kind: str | None = None,
+        backend: str | None = None,
+        limit: int | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+        since: float | None = None,
+        offset: int = 0,
+        batch: int = 500,
+    ) -> Iterator[Record]:
+        """:meth:`records`, decoded ``batch`` rows at a time (memory stays flat)."""
+        where, args = self._filters(kind, backend, status, since)
+        sql = f"SELECT {self._COLUMNS} FROM records{where} ORDER BY updated_at DESC"
+        if limit or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += [int(limit) if limit else -1, int(offset)]
+        try:
+            cursor = self._connect().execute(sql, args)
+            while True:
+                rows = cursor.fetchmany(batch)
+                if not rows:
+                    return
+                yield from self._decode_many(rows)
+        except sqlite3.DatabaseError as exc:
+            raise self._translate(exc) from None
+
+    def count_records(
+        self,
+        kind: str | None = None,
+        backend: str | None = None,
+        *,
+        status: str | Sequence[str] | None = None,
+        since: float | None = None,
+    ) -> int:
+        """How many records :meth:`records` would give without a limit."""
+        where, args = self._filters(kind, backend, status, since)
+        return int(self._query(f"SELECT COUNT(*) FROM records{where}", args)[0][0])
+
+    @staticmethod
+    def _filters(
+        kind: str | None,
+        backend: str | None,
+        status: str | Sequence[str] | None,
+        since: float | None,
+    ) -> tuple[str, list[Any]]:
+        where: list[str] = []
+        args: list[Any] = []
         if kind:
             where.append("kind = ?")
             args.append(kind)
         if backend:
             where.append("backend = ?")
             args.append(backend)
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY updated_at DESC"
-        if limit:
-            sql += f" LIMIT {int(limit)}"
-        return self._decode_many(self._query(sql, args))
+        if status:
+            wanted = [status] if isinstance(status, str) else list(status)
+            where.append(f"status IN ({', '.join('?' for _ in wanted)})")
+            args.extend(wanted)
+        if since is not None:
+            where.append("updated_at >= ?")
+            args.append(float(since))
+        return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def delete(self, key: str) -> None:
         with self.transaction() as conn:

@@ -32,6 +32,41 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be at least 0, got {value}")
+    return value
+
+
+#: Every status a record can have (training statuses, and the cache's own).
+RECORD_STATUSES = (
+    "submitting",
+    "pending",
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+    "expired",
+    "superseded",
+)
+
+
+def statuses(text: str) -> str:
+    """An argparse type: a comma-separated list of record statuses."""
+    bad = [part for part in text.split(",") if part.strip() not in RECORD_STATUSES]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown status {bad[0]!r} (statuses: {', '.join(RECORD_STATUSES)})"
+        )
+    return text
+
+
 def non_negative_float(text: str) -> float:
     """An argparse type: a number of at least 0."""
     try:
@@ -76,6 +111,26 @@ def _add(sub: Any, name: str, handler: str, help: str, **kw: Any) -> argparse.Ar
 def _assignments(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
     """A repeatable ``KEY=VALUE`` option."""
     parser.add_argument(flag, action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
+def listing_args(parser: argparse.ArgumentParser) -> None:
+    """Pagination and filters of the listings over the store (newest first)."""
+    parser.add_argument(
+        "--limit", type=non_negative_int, default=50, help="show at most N (default 50; 0: all)"
+    )
+    parser.add_argument(
+        "--offset", type=non_negative_int, default=0, help="skip the N newest (next page)"
+    )
+    parser.add_argument(
+        "--since", help="only those updated since a time: 2h, 3d, 30m, or 2025-01-31[T12:00]"
+    )
+    parser.add_argument(
+        "--status", type=statuses, help="only these statuses, comma-separated (e.g. running,queued)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON array (written as it is read)"
+    )
+    parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,8 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="SUBCOMMAND", required=True)
     p = _add(cache_sub, "ls", f"{S}:cmd_cache_ls", "list cache entries, newest first")
     p.add_argument("--kind", choices=["training", "eval", "step"])
-    p.add_argument("--limit", type=positive_int, default=50)
-    p.add_argument("--json", action="store_true")
+    listing_args(p)
     p = _add(
         cache_sub, "show", f"{S}:cmd_cache_show", "print one entry (key prefix or run id) as JSON"
     )
@@ -230,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
 
     p = _add(sub, "runs", f"{S}:cmd_runs", "training runs: list, wait, cancel")
-    p.add_argument("--json", action="store_true")
+    listing_args(p)
     runs_sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
     q = _add(
         runs_sub, "wait", f"{S}:cmd_runs_wait", "re-attach to a run and wait; prints the model id"

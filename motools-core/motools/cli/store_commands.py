@@ -118,20 +118,96 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_cache_ls(args: argparse.Namespace) -> int:
-    from motools.cache import open_store
+def _since(text: str | None) -> float | None:
+    """``--since``: an age (``30m``, ``2h``, ``3d``, ``45s``) or a local date/time."""
+    if not text:
+        return None
+    from datetime import datetime
 
-    store = open_store()
-    records = store.records(kind=args.kind, limit=args.limit)
-    if args.json:
-        print_json([r.to_dict() for r in records])
+    from motools.errors import MotoolsError
+
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    value = text.strip()
+    if value[-1:].lower() in units:
+        try:
+            return time.time() - float(value[:-1]) * units[value[-1].lower()]
+        except ValueError:
+            pass
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise MotoolsError(
+            f"--since {text!r}: give an age (30m, 2h, 3d) or a date/time (2025-01-31, "
+            "2025-01-31T12:00)"
+        ) from None
+
+
+def _listing(args: argparse.Namespace, kind: str | None) -> tuple[Any, dict[str, Any]]:
+    from motools.cache import open_store
+    from motools.errors import MotoolsError
+
+    if args.limit < 0 or args.offset < 0:
+        raise MotoolsError("--limit and --offset must be 0 or more")
+    filters: dict[str, Any] = {
+        "kind": kind,
+        "status": [s.strip() for s in args.status.split(",") if s.strip()] if args.status else None,
+        "since": _since(args.since),
+    }
+    return open_store(), filters
+
+
+def _stream(rows: Any, args: argparse.Namespace) -> int:
+    """Write ``rows`` (dicts) as JSON lines or as one JSON array, one row at a time."""
+    import json
+
+    out = sys.stdout
+    if args.jsonl:
+        for row in rows:
+            out.write(json.dumps(row, default=str) + "\n")
         return 0
+    out.write("[")
+    for i, row in enumerate(rows):
+        out.write(("," if i else "") + "\n  " + json.dumps(row, default=str))
+    out.write("\n]\n")
+    return 0
+
+
+def _page(records: Any, args: argparse.Namespace) -> tuple[list[Any], bool]:
+    """The page of ``records`` (read with one extra row) and whether more matched."""
+    rows = list(records)
+    more = bool(args.limit) and len(rows) > args.limit
+    return (rows[: args.limit] if more else rows), more
+
+
+def _more(args: argparse.Namespace, shown: int) -> None:
+    """Say (on stderr) that the page does not hold everything that matched."""
+    print(
+        f"({shown} newest shown; --offset {args.offset + shown} for the next page, "
+        "--limit 0 for all)",
+        file=sys.stderr,
+    )
+
+
+def cmd_cache_ls(args: argparse.Namespace) -> int:
+    store, filters = _listing(args, args.kind)
+    if args.json or args.jsonl:
+        records = store.iter_records(limit=args.limit, offset=args.offset, **filters)
+        return _stream((r.to_dict() for r in records), args)
+    page, more = _page(
+        store.iter_records(limit=_plus_one(args), offset=args.offset, **filters), args
+    )
     rows = [
         [r.key[:12], r.kind, r.backend, r.status, r.label, _summary(r), _age(r.updated_at)]
-        for r in records
+        for r in page
     ]
     print(table(["key", "kind", "backend", "status", "label", "what", "age"], rows))
+    if more:
+        _more(args, len(rows))
     return 0
+
+
+def _plus_one(args: argparse.Namespace) -> int:
+    return args.limit + 1 if args.limit else 0
 
 
 def _summary(record: Any) -> str:
@@ -261,12 +337,11 @@ def cmd_cache_forget(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from motools.cache import open_store
-
-    records = open_store().records(kind="training")
-    if args.json:
-        print_json(
-            [
+    store, filters = _listing(args, "training")
+    if args.json or args.jsonl:
+        records = store.iter_records(limit=args.limit, offset=args.offset, **filters)
+        return _stream(
+            (
                 {
                     "run_id": r.label,
                     "key": r.key,
@@ -276,9 +351,12 @@ def cmd_runs(args: argparse.Namespace) -> int:
                     "updated_at": r.updated_at,
                 }
                 for r in records
-            ]
+            ),
+            args,
         )
-        return 0
+    page, more = _page(
+        store.iter_records(limit=_plus_one(args), offset=args.offset, **filters), args
+    )
     rows = [
         [
             r.label,
@@ -288,9 +366,11 @@ def cmd_runs(args: argparse.Namespace) -> int:
             r.fields.get("model"),
             _age(r.created_at),
         ]
-        for r in records
+        for r in page
     ]
     print(table(["run", "backend", "status", "model_id", "base model", "age"], rows))
+    if more:
+        _more(args, len(rows))
     return 0
 
 

@@ -121,7 +121,7 @@ class JSONLDataset:
     once. Do not mutate the sample dicts in place.
     """
 
-    __slots__ = ("_hash", "_samples", "source")
+    __slots__ = ("_hash", "_samples", "_valid_for", "source")
 
     def __init__(
         self,
@@ -137,6 +137,9 @@ class JSONLDataset:
         row (``line N`` is the row's 1-based position) and field, as ``load`` does."""
         self._samples: tuple[dict[str, Any], ...] = tuple(samples)
         self._hash: str | None = None
+        #: The purpose every row is known to pass (set by a validating load or
+        #: :meth:`validate`), so that a workflow validates each row once.
+        self._valid_for: str | None = None
         self.source = source
         if purpose is not None:
             problems, total = check_rows(self._samples, purpose)
@@ -196,10 +199,18 @@ class JSONLDataset:
             self._hash = h.hexdigest()
         return self._hash
 
+    @property
+    def known_hash(self) -> str | None:
+        """:attr:`content_hash` if it was computed already, else None (computing it
+        serialises every row; :meth:`canonical_chunks` computes it while streaming)."""
+        return self._hash
+
     # -- validation -----------------------------------------------------------------------
     def problems(self, purpose: str = "auto") -> list[Problem]:
         """Every problem; line numbers are 1-based positions in this dataset."""
         out: list[Problem] = []
+        if purpose == self._valid_for:  # already checked for this purpose
+            return out
         for i, s in enumerate(self._samples, start=1):
             p = _detect_purpose(s) if purpose == "auto" else purpose
             check_sample(s, i, p, out)
@@ -210,6 +221,7 @@ class JSONLDataset:
         problems = self.problems(purpose)
         if problems:
             raise DatasetValidationError(self.source or "dataset", problems)
+        self._valid_for = purpose
         return self
 
     # -- I/O ------------------------------------------------------------------------------
@@ -221,7 +233,9 @@ class JSONLDataset:
         samples, problems, total = read_jsonl(path, purpose=purpose)
         if total:
             raise DatasetValidationError(os.fspath(path), problems, total)
-        return cls._trusted(samples, source=os.fspath(path))
+        dataset = cls._trusted(samples, source=os.fspath(path))
+        dataset._valid_for = purpose
+        return dataset
 
     @classmethod
     async def load(
@@ -233,6 +247,36 @@ class JSONLDataset:
     def to_jsonl_bytes(self) -> bytes:
         opt = orjson.OPT_APPEND_NEWLINE
         return b"".join(orjson.dumps(s, option=opt) for s in self._samples)
+
+    def canonical_chunks(self, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The canonical JSONL (sorted keys, one row a line) in chunks of about
+        ``chunk_size`` bytes: the bytes :attr:`content_hash` is the sha256 of.
+
+        Each row is serialised once; when the stream is read to its end the content hash is
+        known without serialising again (a store keeps the dataset from this stream).
+        """
+        h = hashlib.sha256() if self._hash is None else None
+        dumps = orjson.dumps
+        opt = orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE
+        batch: list[bytes] = []
+        size = 0
+        for s in self._samples:
+            line = dumps(s, option=opt)
+            batch.append(line)
+            size += len(line)
+            if size >= chunk_size:
+                chunk = b"".join(batch)
+                if h is not None:
+                    h.update(chunk)
+                yield chunk
+                batch, size = [], 0
+        if batch:
+            chunk = b"".join(batch)
+            if h is not None:
+                h.update(chunk)
+            yield chunk
+        if h is not None:
+            self._hash = h.hexdigest()
 
     def save_sync(self, path: str | os.PathLike[str]) -> Path:
         """Write one JSON object per line, atomically (temp file, fsync, rename)."""
@@ -256,14 +300,18 @@ class JSONLDataset:
         if replace:
             if n and not self._samples:
                 raise ValueError("cannot sample from an empty dataset")
-            return JSONLDataset._trusted(rng.choices(self._samples, k=n))
+            drawn = JSONLDataset._trusted(rng.choices(self._samples, k=n))
+            drawn._valid_for = self._valid_for  # rows of a valid dataset stay valid
+            return drawn
         if n > len(self):
             raise ValueError(
                 f"cannot sample {n} rows without replacement: the dataset has {len(self)} "
                 "(pass replace=True to draw with replacement)"
             )
         idx = sorted(rng.sample(range(len(self)), n))
-        return JSONLDataset._trusted([self._samples[i] for i in idx])
+        subset = JSONLDataset._trusted([self._samples[i] for i in idx])
+        subset._valid_for = self._valid_for  # rows of a valid dataset stay valid
+        return subset
 
     def shuffle(self, *, seed: int | None = None) -> JSONLDataset:
         items = list(self._samples)

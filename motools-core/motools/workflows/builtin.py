@@ -224,21 +224,26 @@ def _check_eval(config: EvaluateConfig, composer: Composer) -> None:
 
 
 def _load_dataset_artifact(ctx: StepContext, artifact: dict[str, Any]) -> Any:
-    import orjson
+    """The prepared dataset, read from its blob only if the backend needs its rows.
 
-    from motools.cache.store import CorruptRecord
-    from motools.datasets import JSONLDataset
+    Its content hash, row count and validity come from ``prepare_dataset``'s outputs; the blob
+    is checked against its digest here, so a damaged one is an error, never a wrong upload.
+    """
+    from motools.datasets.stored import StoredDataset
     from motools.errors import MotoolsError
 
-    try:
-        data = ctx.store.get_blob(artifact["blob"])
-    except CorruptRecord as exc:
+    digest = artifact.get("blob")
+    if not digest or not ctx.store.blob_ok(digest):
         raise MotoolsError(
-            f"the stored dataset {artifact['artifact']} is damaged ({exc}); run the workflow "
+            f"the stored dataset {artifact['artifact']} is missing or damaged; run the workflow "
             "again with `--force-rerun prepare_dataset`, or `motools cache verify --repair`"
-        ) from None
-    return JSONLDataset(
-        (orjson.loads(line) for line in data.splitlines() if line), source=artifact["source"]
+        )
+    return StoredDataset(
+        ctx.store.blob_path(digest),
+        content_hash=artifact["content_hash"],
+        rows=artifact["rows"],
+        source=artifact["source"],
+        valid_for="auto",  # prepare_dataset validated it before storing it
     )
 
 

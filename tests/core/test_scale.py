@@ -1,0 +1,312 @@
+"""Issue 17 behaviour: streamed blobs, one validation and one serialisation per row in a
+workflow, training from the stored blob, paginated and streamed listings.
+
+Costs themselves are measured by ``bench/scale.py``; these tests check what the cheaper code
+does (same bytes, same records, each row handled once), never how long it takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+import motools.datasets.jsonl as jsonl_module
+import motools.datasets.stored as stored_module
+from motools.cache import Store
+from motools.cli.main import main
+from motools.datasets import JSONLDataset
+from motools.datasets.stored import StoredDataset
+from motools.provenance import record_dataset
+from motools.workflows import run_workflow
+
+
+def chat_rows(n: int) -> list[dict[str, Any]]:
+    # Keys out of sorted order on purpose: the canonical form sorts them.
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"question {i} ünïcode"},
+                {"content": f"answer {i}", "role": "assistant", "weight": 1},
+            ]
+        }
+        for i in range(n)
+    ]
+
+
+def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+# -- blobs ---------------------------------------------------------------------------------------
+def test_a_streamed_blob_is_byte_identical_to_a_whole_one(tmp_path: Path) -> None:
+    data = b"".join(orjson.dumps(r) + b"\n" for r in chat_rows(50))
+    whole = Store(tmp_path / "a")
+    streamed = Store(tmp_path / "b")
+    digest = whole.put_blob(data)
+    chunks = [data[i : i + 7] for i in range(0, len(data), 7)]
+    assert streamed.put_blob_stream(iter(chunks)) == digest == hashlib.sha256(data).hexdigest()
+    assert streamed.blob_path(digest).read_bytes() == whole.blob_path(digest).read_bytes() == data
+    assert streamed.get_blob(digest) == data
+    # no temp file is left behind, and the blob has the permissions of any other file
+    assert [p.name for p in streamed.blob_dir.rglob("*") if p.is_file()] == [digest]
+    assert (
+        streamed.blob_path(digest).stat().st_mode & 0o777
+        == whole.blob_path(digest).stat().st_mode & 0o777
+    )
+
+
+def test_a_streamed_blob_replaces_a_damaged_one_and_keeps_an_intact_one(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    data = b"x" * 5000
+    digest = store.put_blob_stream([data])
+    path = store.blob_path(digest)
+    path.write_bytes(b"y" + data[1:])  # flipped byte
+    assert not store.blob_ok(digest)
+    assert store.put_blob_stream([data[:10], data[10:]]) == digest
+    assert store.blob_ok(digest) and path.read_bytes() == data
+    before = path.stat().st_ino
+    store.put_blob_stream([data])
+    assert path.stat().st_ino == before  # intact: not rewritten
+    assert not list(store.blob_dir.glob("*.tmp")) and not list(store.blob_dir.glob(".*"))
+
+
+def test_a_stream_that_fails_midway_leaves_no_blob_and_no_temp_file(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+
+    def chunks() -> Any:
+        yield b"abc"
+        raise RuntimeError("the producer broke")
+
+    with pytest.raises(RuntimeError):
+        store.put_blob_stream(chunks())
+    assert [p for p in store.blob_dir.rglob("*") if p.is_file()] == []
+
+
+def test_the_dataset_blob_is_the_canonical_jsonl_its_content_hash_names(tmp_path: Path) -> None:
+    rows = chat_rows(30)
+    store = Store(tmp_path / "home")
+    dataset = JSONLDataset(rows)
+    artifact = record_dataset(store, dataset)
+    stored = store.get_artifact(artifact)
+    assert stored is not None
+    blob = store.get_blob(stored["blob"])
+    expected = b"".join(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) + b"\n" for r in rows)
+    assert blob == expected
+    assert stored["blob"] == dataset.content_hash == JSONLDataset(rows).content_hash
+    assert artifact == f"dataset:{dataset.content_hash}"
+    # the chunking does not change the bytes
+    assert b"".join(JSONLDataset(rows).canonical_chunks(chunk_size=1)) == expected
+    # recording again (hash now known) keeps the one blob; a damaged blob is rewritten
+    store.blob_path(stored["blob"]).write_bytes(b"damaged")
+    assert record_dataset(store, JSONLDataset(rows)) == artifact
+    assert store.get_blob(stored["blob"]) == expected
+
+
+# -- one validation, one serialisation, one parse per row ---------------------------------------
+@pytest.fixture
+def counters(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counting wrappers around the real per-row functions (they still do the work)."""
+    counts = {"check_sample": 0, "dumps": 0, "parses": 0, "stored_parses": 0}
+    real_check = jsonl_module.check_sample
+    real_dumps = orjson.dumps
+    real_read = jsonl_module.read_jsonl
+
+    def check_sample(*args: Any, **kwargs: Any) -> Any:
+        counts["check_sample"] += 1
+        return real_check(*args, **kwargs)
+
+    def dumps(*args: Any, **kwargs: Any) -> Any:
+        counts["dumps"] += 1
+        return real_dumps(*args, **kwargs)
+
+    def read_jsonl(*args: Any, **kwargs: Any) -> Any:
+        counts["parses"] += 1
+        return real_read(*args, **kwargs)
+
+    def stored_read(*args: Any, **kwargs: Any) -> Any:
+        counts["stored_parses"] += 1
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(jsonl_module, "check_sample", check_sample)
+    monkeypatch.setattr(jsonl_module, "read_jsonl", read_jsonl)
+    monkeypatch.setattr(stored_module, "read_jsonl", stored_read)
+    monkeypatch.setattr(orjson, "dumps", dumps)
+    return counts
+
+
+def workflow_config(data: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "seed": 3,
+        "prepare_dataset": {"dataset": str(data), **extra},
+        "submit_training": {"backend": "dummy", "model": "base"},
+        "evaluate_model": {"backend": "dummy", "tasks": ["hello_world"], "limit": 2},
+    }
+
+
+def test_a_cold_workflow_validates_serialises_and_parses_each_row_once(
+    tmp_path: Path, counters: dict[str, int]
+) -> None:
+    rows = chat_rows(120)
+    data = write_rows(tmp_path / "train.jsonl", rows)
+    store = Store(tmp_path / "home")
+    result = asyncio.run(run_workflow("train_and_evaluate", workflow_config(data), store=store))
+    assert result.ok and result.steps["submit_training"].status == "done"
+    assert counters["check_sample"] == len(rows)  # load validated them; nothing again
+    assert counters["parses"] == 1  # the file, once
+    assert counters["stored_parses"] == 0  # the dummy backend needs no row from the blob
+    row_dumps = counters["dumps"]
+    assert len(rows) <= row_dumps < len(rows) + 10  # one per row (+ a few small documents)
+    # what was trained on is exactly the file's rows, kept once, named by their hash
+    blob = store.get_blob(result.artifacts["dataset"]["blob"])
+    assert [json.loads(line) for line in blob.splitlines()] == rows
+    assert hashlib.sha256(blob).hexdigest() == result.artifacts["dataset"]["content_hash"]
+    assert result.artifacts["dataset"]["content_hash"] == JSONLDataset(rows).content_hash
+
+
+def test_a_sampled_dataset_is_validated_once_per_row_too(
+    tmp_path: Path, counters: dict[str, int]
+) -> None:
+    data = write_rows(tmp_path / "train.jsonl", chat_rows(40))
+    config = workflow_config(data, sample_size=10)
+    result = asyncio.run(run_workflow("train_and_evaluate", config, store=Store(tmp_path / "h")))
+    assert result.ok and result.artifacts["dataset"]["rows"] == 10
+    assert counters["check_sample"] == 40
+
+
+def test_validation_still_catches_a_bad_row_once_per_purpose() -> None:
+    bad = JSONLDataset([{"messages": [{"role": "user", "content": "no answer"}]}], purpose=None)
+    with pytest.raises(Exception, match="assistant"):
+        bad.validate("supervised")
+    good = JSONLDataset(chat_rows(3)).validate()
+    assert good.problems() == [] and good.problems("preference")  # another purpose is checked
+
+
+# -- training from the stored blob -------------------------------------------------------------
+def test_a_stored_dataset_reads_its_rows_only_when_asked(tmp_path: Path) -> None:
+    rows = chat_rows(8)
+    store = Store(tmp_path)
+    dataset = JSONLDataset(rows)
+    record_dataset(store, dataset)
+    path = store.blob_path(dataset.content_hash)
+    stored = StoredDataset(path, content_hash=dataset.content_hash, rows=8, source="x.jsonl")
+    assert len(stored) == 8 and stored.content_hash == dataset.content_hash
+    assert stored.to_jsonl_bytes() == path.read_bytes()  # the stored bytes, as they are
+    copy = stored.save_sync(tmp_path / "copy.jsonl")
+    assert copy.read_bytes() == path.read_bytes()
+    assert not stored.is_loaded
+    assert list(stored) == rows and stored.is_loaded
+    assert stored == dataset and stored.sample(3, seed=1) == dataset.sample(3, seed=1)
+
+
+def test_a_damaged_stored_dataset_is_prepared_again_not_trained_on(tmp_path: Path) -> None:
+    rows = chat_rows(5)
+    data = write_rows(tmp_path / "train.jsonl", rows)
+    store = Store(tmp_path / "home")
+    config = workflow_config(data)
+    first = asyncio.run(run_workflow("train_and_evaluate", config, store=store))
+    blob = store.blob_path(first.artifacts["dataset"]["blob"])
+    blob.write_bytes(blob.read_bytes()[:-3])
+    config["submit_training"]["hyperparameters"] = {"n_epochs": 2}  # a new job
+    again = asyncio.run(run_workflow("train_and_evaluate", config, store=store))
+    assert again.steps["prepare_dataset"].status == "done"  # not served from the damaged blob
+    assert [json.loads(line) for line in blob.read_bytes().splitlines()] == rows
+
+
+# -- listings ------------------------------------------------------------------------------------
+def fill(store: Store, n: int) -> list[str]:
+    """``n`` training records, one second apart (newest last); statuses cycle."""
+    keys = []
+    statuses = ("succeeded", "running", "failed")
+    for i in range(n):
+        key = hashlib.sha256(f"k{i}".encode()).hexdigest()
+        store.put(
+            key,
+            kind="training" if i % 4 else "step",
+            status=statuses[i % 3],
+            fields={"model": "base", "i": i},
+            value={"model_id": f"m{i}", "i": i},
+            backend="dummy",
+            label=f"job-{i}",
+        )
+        with store.transaction() as conn:  # spread the times out, deterministically
+            conn.execute(
+                "UPDATE records SET updated_at = ?, created_at = ? WHERE key = ?",
+                (1_700_000_000 + i, 1_700_000_000 + i, key),
+            )
+        keys.append(key)
+    return keys
+
+
+def test_records_are_paginated_filtered_and_streamed(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    keys = fill(store, 20)
+    everything = store.records()
+    assert [r.key for r in everything] == keys[::-1]  # newest first
+    pages = [store.records(limit=6, offset=o) for o in range(0, 20, 6)]
+    assert [r.key for page in pages for r in page] == [r.key for r in everything]
+    assert [r.key for r in store.iter_records(batch=3)] == [r.key for r in everything]
+    running = store.records(kind="training", status="running")
+    assert running and all(r.status == "running" and r.kind == "training" for r in running)
+    both = store.records(status=["running", "failed"])
+    assert {r.status for r in both} == {"running", "failed"}
+    recent = store.records(since=1_700_000_000 + 15)
+    assert [r.value["i"] for r in recent] == [19, 18, 17, 16, 15]
+    assert store.count_records(kind="training") == len(store.records(kind="training"))
+    assert store.count_records(status="running", since=1_700_000_000 + 10) == len(
+        store.records(status="running", since=1_700_000_000 + 10)
+    )
+    plan = " ".join(
+        str(row)
+        for row in store._connect().execute(
+            "EXPLAIN QUERY PLAN SELECT key FROM records WHERE kind = ? "
+            "ORDER BY updated_at DESC LIMIT 5",
+            ("training",),
+        )
+    )
+    assert "TEMP B-TREE" not in plan  # the listing reads an index, it does not sort the table
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_runs_and_cache_ls_paginate_filter_and_stream_json_lines(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from motools.cache import open_store
+
+    store = open_store()
+    fill(store, 30)
+    training = store.count_records(kind="training")
+    code, out, err = cli(capsys, "runs", "--limit", "5")
+    assert code == 0 and len(out.splitlines()) == 2 + 5
+    assert "5 newest shown" in err and "--offset 5" in err
+    code, out, err = cli(capsys, "runs", "--limit", str(training))
+    assert len(out.splitlines()) == 2 + training and err == ""  # everything fits: no note
+    code, out, _ = cli(capsys, "runs", "--json", "--limit", "0")
+    runs = json.loads(out)  # still one JSON document, now written run by run
+    assert len(runs) == training and runs[0]["run_id"] == "job-29"
+    code, out, _ = cli(capsys, "runs", "--jsonl", "--status", "running,failed", "--limit", "4")
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 4 and {r["status"] for r in lines} <= {"running", "failed"}
+    code, out, _ = cli(capsys, "runs", "--jsonl", "--limit", "3", "--offset", "3")
+    assert [r["run_id"] for r in map(json.loads, out.splitlines())] == [
+        r["run_id"] for r in runs[3:6]
+    ]
+    since = datetime.fromtimestamp(1_700_000_000 + 20).isoformat()  # local time, as typed
+    code, out, _ = cli(capsys, "cache", "ls", "--jsonl", "--since", since)
+    assert [json.loads(line)["value"]["i"] for line in out.splitlines()] == list(range(29, 19, -1))
+    code, out, _ = cli(capsys, "cache", "ls", "--since", "1h", "--json")
+    assert json.loads(out) == []  # every record is from 2023
+    code, _, err = cli(capsys, "cache", "ls", "--since", "yesterday-ish")
+    assert code == 1 and "--since" in err and "2h" in err
