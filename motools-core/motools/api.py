@@ -159,6 +159,18 @@ class Composer:
         self._eval: dict[str, EvalBackend] = {}
         #: The training backend each backend name was last composed with (for re-attaching).
         self._training_by_name: dict[str, TrainingBackend] = {}
+        #: Results of workflow steps' checks, per (step, config section): a sweep's members
+        #: that share a section are checked once.
+        self._checks: dict[tuple[str, str], Any] = {}
+
+    def checked(self, step: str, section: Any, check: Any) -> Any:
+        """``check(section, self)``, once per distinct (step, section) for this composer."""
+        from motools.cache.store import canonical_json
+
+        key = (step, canonical_json(section.model_dump(mode="json")))
+        if key not in self._checks:
+            self._checks[key] = check(section, self)
+        return self._checks[key]
 
     @property
     def store(self) -> Store:

@@ -24,10 +24,14 @@ def file_mode() -> int:
     return _MODE
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes]) -> Path:
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes | Iterable[bytes], *, durable: bool = True
+) -> Path:
     """Write ``data`` (bytes or chunks of bytes) to ``path`` so readers never see half of it.
 
     The file gets the permissions a plain ``open()`` would give it under the umask.
+    ``durable=False`` skips the fsync: the write still survives a killed process (never half
+    a file), but not necessarily a power cut -- for second copies of data kept elsewhere.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -40,7 +44,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes | Iterable[bytes]) ->
             else:
                 fh.writelines(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

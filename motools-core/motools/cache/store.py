@@ -406,7 +406,9 @@ class Store:
             return
         data = record.to_dict()
         data["checksum"] = sha256_text(canonical_json(data))
-        atomic_write(self._copy_path(record.key), canonical_json(data).encode())
+        # A second copy guards against a damaged index, not a power cut: no fsync (the index
+        # itself commits without one, in WAL mode with synchronous=NORMAL).
+        atomic_write(self._copy_path(record.key), canonical_json(data).encode(), durable=False)
 
     def _read_copy(self, path: Path) -> Record | None:
         try:
@@ -773,7 +775,7 @@ class Store:
         self._insert_artifact(row, replace=replace)
         path = self._artifact_copy_path(artifact_id)
         if replace or not path.exists():
-            atomic_write(path, canonical_json(row).encode())
+            atomic_write(path, canonical_json(row).encode(), durable=False)
 
     def _insert_artifact(self, row: dict[str, Any], *, replace: bool = False) -> None:
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"

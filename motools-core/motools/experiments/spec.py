@@ -196,6 +196,8 @@ class Member:
     params: dict[str, Any]
     config: dict[str, Any] = field(repr=False)
     index: int = 0
+    #: The validated config object (so running the member does not parse it again).
+    parsed: Any = field(default=None, repr=False, compare=False)
 
     @property
     def seed(self) -> Any:
@@ -292,43 +294,38 @@ def member_label(workflow: str, config: Mapping[str, Any]) -> str:
     return "m-" + key_of({"workflow": workflow, "config": canonical(config)})[:12]
 
 
-def expand(spec: SweepSpec, workflow: Workflow | None = None) -> list[Member]:
+def expand(
+    spec: SweepSpec, workflow: Workflow | None = None, composer: Any = None
+) -> list[Member]:
     """Every member with its frozen, validated config (raises before anything runs)."""
     from motools.api import Composer
-    from motools.cache.store import canonical_json
     from motools.workflows import get_workflow
 
     spec.check_limits()
     workflow = workflow or get_workflow(spec.workflow)
-    composer = Composer()  # builds each backend once for all members' checks
+    composer = composer or Composer()  # builds each backend once for all members' checks
     base = spec.resolved_base_config()
     base_dir = spec.base_dir()
     members: list[Member] = []
     seen: set[str] = set()
-    checked: set[tuple[str, str]] = set()
     for point in grid_points(spec):
         config = copy.deepcopy(base)
         for path, value in point.items():
             set_path(config, path, value)
         where = f"{spec.source}: member {_describe(point)}"
         parsed = workflow.parse_config(config, source=where, base_dir=base_dir)
-        # Run each step's own checks (backend hyperparameter rules...) once per distinct section.
+        # Each step's own checks (backend hyperparameter rules...): the composer runs them
+        # once per distinct section.
         problems = []
         for step in workflow.steps:
             if step.check is None:
                 continue
-            section = getattr(parsed, step.name)
-            ident = (step.name, canonical_json(section.model_dump(mode="json")))
-            if ident in checked:
-                continue
             try:
-                step.check(section, composer)
+                composer.checked(step.name, getattr(parsed, step.name), step.check)
             except ValidationError as exc:
                 problems.append(f"  {step.name}: " + str(exc).replace("\n", "\n    "))
             except Exception as exc:  # a backend constructor rejecting an option, say
                 problems.append(f"  {step.name}: {type(exc).__name__}: {exc}")
-            else:
-                checked.add(ident)
         if problems:
             raise ValidationError(f"{where}: invalid workflow config:\n" + "\n".join(problems))
         frozen = parsed.model_dump(mode="json")
@@ -336,7 +333,7 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None) -> list[Member]:
         if label in seen:
             continue  # two grid points that give the same config are one member
         seen.add(label)
-        members.append(Member(label, point, frozen, len(members)))
+        members.append(Member(label, point, frozen, len(members), parsed))
     return members
 
 

@@ -275,9 +275,15 @@ async def run_sweep(
     spec, wf_obj = _build_spec(
         workflow, base_config, grid, include, exclude, max_parallel, quotas, name
     )
+    from motools.api import Composer
+
     wf = wf_obj or get_workflow(spec.workflow)
-    members = expand(spec, wf)  # raises ValidationError before anything runs
     store = store or open_store()
+    quota = quotas if isinstance(quotas, ProviderQuotas) else ProviderQuotas(spec.quotas)
+    # One composer for the whole sweep: each backend is built, and each distinct config
+    # section checked, once for all members.
+    composer = Composer(store, quotas=quota)
+    members = expand(spec, wf, composer)  # raises ValidationError before anything runs
     sweep_id = spec.sweep_id()
     path = manifest_path(sweep_id, store.root)
     previous: dict[str, dict[str, Any]] = {}
@@ -288,7 +294,6 @@ async def run_sweep(
             previous = {}
     writer = ManifestWriter(path)
     writer.start(spec, sweep_id, members, previous)
-    quota = quotas if isinstance(quotas, ProviderQuotas) else ProviderQuotas(spec.quotas)
     semaphore = asyncio.Semaphore(spec.max_parallel)
     host, pid = socket.gethostname(), os.getpid()
     total = len(members)
@@ -372,11 +377,11 @@ async def run_sweep(
             try:
                 result = await run_workflow(
                     wf,
-                    member.config,
+                    member.parsed if member.parsed is not None else member.config,
                     store=store,
                     source=f"{spec.source} [{member.label}]",
-                    quotas=quota,
                     on_step=observe,
+                    composer=composer,
                 )
                 artifacts, steps = result.artifacts, {n: s.status for n, s in result.steps.items()}
             except WorkflowError as exc:

@@ -244,7 +244,9 @@ class Workflow:
             if step.check is None:
                 continue
             try:
-                checked[step.name] = step.check(getattr(parsed, step.name), composer)
+                checked[step.name] = composer.checked(
+                    step.name, getattr(parsed, step.name), step.check
+                )
             except MotoolsError as exc:
                 problems.append(f"  {step.name}: " + str(exc).replace("\n", "\n    "))
             except (TypeError, ValueError, LookupError, OSError) as exc:
@@ -348,13 +350,15 @@ async def run_workflow(
     source: str = "config",
     quotas: ProviderQuotas | None = None,
     on_step: StepObserver | None = None,
+    composer: Composer | None = None,
 ) -> WorkflowResult:
     """Run ``workflow`` with ``config``; raise :class:`WorkflowError` if any step fails.
 
     One :class:`~motools.api.Composer` wires the backends, ``store`` and ``quotas`` for the
-    whole run and is handed to every step on its context. ``on_step(name, outputs)`` is called
-    as each step produces its outputs (or finds them cached); ``progress(event)`` receives
-    live status events.
+    whole run and is handed to every step on its context (pass ``composer`` to share one
+    between runs, as a sweep does: backends are built and configs checked once).
+    ``on_step(name, outputs)`` is called as each step produces its outputs (or finds them
+    cached); ``progress(event)`` receives live status events.
     """
     if isinstance(workflow, str):
         workflow = get_workflow(workflow)
@@ -370,7 +374,8 @@ async def run_workflow(
             f"force_rerun (--force-rerun): workflow {workflow.name} has no step "
             f"{unknown[0]!r}{hint} (steps: {', '.join(names)})"
         )
-    composer = Composer(store, quotas=quotas)
+    if composer is None:
+        composer = Composer(store, quotas=quotas)
     parsed = workflow.parse_config(config, source=source)
     checked = workflow.check(parsed, composer, source=source)
     store = composer.store
