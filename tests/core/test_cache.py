@@ -226,8 +226,7 @@ async def test_a_damaged_training_record_without_a_copy_stops_and_never_resubmit
     await train(backend, dataset)
     key = store.records()[0].key
     _tamper(store, key)
-    for copy in (store.root / "copies" / "records").rglob("*.json"):
-        copy.unlink()
+    (store.root / "copies" / "records.jsonl").unlink()
     with pytest.raises(DamagedRecord, match=rf"record {key[:12]}.*cache verify --repair"):
         await train(backend, dataset)
     assert job_count(tmp_path / "jobs.log") == 1

@@ -398,39 +398,99 @@ class Store:
         return record
 
     # -- second copies of durable records -----------------------------------------------------
-    def _copy_path(self, key: str) -> Path:
-        return self.copies_dir / "records" / key[:2] / f"{key}.json"
+    # An append-only journal beside the index (``copies/records.jsonl``,
+    # ``copies/artifacts.jsonl``): one checksummed line per write of a training/eval record or
+    # an artifact, a tombstone per deletion. Appending costs one small write (no file to
+    # create, no fsync: it guards against a damaged index, not a power cut -- the index itself
+    # commits without fsync in WAL mode with synchronous=NORMAL). A torn or damaged line fails
+    # its checksum and is skipped; the last intact line for a key wins.
+
+    @property
+    def _records_journal(self) -> Path:
+        return self.copies_dir / "records.jsonl"
+
+    @property
+    def _artifacts_journal(self) -> Path:
+        return self.copies_dir / "artifacts.jsonl"
+
+    def _append(self, journal: Path, entry: dict[str, Any]) -> None:
+        body = canonical_json(entry)
+        line = canonical_json({"entry": entry, "checksum": sha256_text(body)}) + "\n"
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def _journal(self, journal: Path) -> Iterator[dict[str, Any]]:
+        """The intact entries of a journal, in the order they were written."""
+        try:
+            fh = journal.open("rb")
+        except OSError:
+            return
+        with fh:
+            for raw in fh:
+                try:
+                    line = json.loads(raw)
+                    entry = line["entry"]
+                    if sha256_text(canonical_json(entry)) == line["checksum"]:
+                        yield entry
+                except (ValueError, KeyError, TypeError):
+                    continue
 
     def _write_copy(self, record: Record) -> None:
         if record.kind not in DURABLE_KINDS:
             return
-        data = record.to_dict()
-        data["checksum"] = sha256_text(canonical_json(data))
-        # A second copy guards against a damaged index, not a power cut: no fsync (the index
-        # itself commits without one, in WAL mode with synchronous=NORMAL).
-        atomic_write(self._copy_path(record.key), canonical_json(data).encode(), durable=False)
+        self._append(self._records_journal, record.to_dict())
 
-    def _read_copy(self, path: Path) -> Record | None:
-        try:
-            data = json.loads(path.read_bytes())
-            checksum = data.pop("checksum")
-        except (OSError, ValueError, KeyError, AttributeError):
-            return None
-        if sha256_text(canonical_json(data)) != checksum:
-            return None
-        return Record(
-            data["key"],
-            data["kind"],
-            data["status"],
-            data["backend"],
-            data["label"],
-            data["fields"],
-            data["value"],
-            data["created_at"],
-            data["updated_at"],
-            data["expires_at"],
-            data.get("schema_version", SCHEMA_VERSION),
-        )
+    def _forget_copy(self, key: str) -> None:
+        self._append(self._records_journal, {"deleted": key})
+
+    def _copies(self) -> dict[str, Record]:
+        """The latest intact copy of every record that was not deleted since."""
+        latest: dict[str, Record] = {}
+        for entry in self._journal(self._records_journal):
+            if "deleted" in entry:
+                latest.pop(str(entry["deleted"]), None)
+                continue
+            try:
+                latest[entry["key"]] = Record(
+                    entry["key"],
+                    entry["kind"],
+                    entry["status"],
+                    entry["backend"],
+                    entry["label"],
+                    entry["fields"],
+                    entry["value"],
+                    entry["created_at"],
+                    entry["updated_at"],
+                    entry["expires_at"],
+                    entry.get("schema_version", SCHEMA_VERSION),
+                )
+            except (KeyError, TypeError):
+                continue
+        return latest
+
+    def _read_copy(self, key: str) -> Record | None:
+        return self._copies().get(key)
+
+    def compact_copies(self) -> None:
+        """Rewrite the journals with only the latest entry per key (``verify --repair``)."""
+        records = self._copies()
+        lines = []
+        for record in records.values():
+            body = record.to_dict()
+            lines.append(
+                canonical_json({"entry": body, "checksum": sha256_text(canonical_json(body))})
+            )
+        atomic_write(self._records_journal, ("\n".join(lines) + "\n" if lines else "").encode())
+        artifacts = self._artifact_copies()
+        lines = [
+            canonical_json({"entry": a, "checksum": sha256_text(canonical_json(a))})
+            for a in artifacts.values()
+        ]
+        atomic_write(self._artifacts_journal, ("\n".join(lines) + "\n" if lines else "").encode())
 
     def _restore(self, record: Record) -> None:
         """Write ``record`` (from its copy) back into the index, as it was."""
@@ -529,7 +589,7 @@ class Store:
             return self._recover(key, rows[0][1], exc)
 
     def _recover(self, key: str, kind: str, exc: CorruptRecord) -> Record | None:
-        copy = self._read_copy(self._copy_path(key))
+        copy = self._read_copy(key)
         if copy is not None:
             warnings.warn(
                 f"motools store {self.root}: {exc}; restored it from its copy",
@@ -667,7 +727,7 @@ class Store:
     def delete(self, key: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM records WHERE key = ?", (key,))
-        self._copy_path(key).unlink(missing_ok=True)
+        self._forget_copy(key)
 
     def supersede(self, key: str) -> str | None:
         """Keep the record at ``key`` as history before a forced re-run replaces it.
@@ -772,15 +832,14 @@ class Store:
             "versions": versions,
             "blob": blob,
         }
-        self._insert_artifact(row, replace=replace)
-        path = self._artifact_copy_path(artifact_id)
-        if replace or not path.exists():
-            atomic_write(path, canonical_json(row).encode(), durable=False)
+        if self._insert_artifact(row, replace=replace):
+            self._append(self._artifacts_journal, row)
 
-    def _insert_artifact(self, row: dict[str, Any], *, replace: bool = False) -> None:
+    def _insert_artifact(self, row: dict[str, Any], *, replace: bool = False) -> bool:
+        """Insert (or replace) the artifact row; whether anything was written."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self.transaction() as conn:
-            conn.execute(
+            cursor = conn.execute(
                 f"{verb} INTO artifacts (id, kind, created_at, inputs, config, versions, blob)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -793,10 +852,7 @@ class Store:
                     row["blob"],
                 ),
             )
-
-    def _artifact_copy_path(self, artifact_id: str) -> Path:
-        name = sha256_text(artifact_id)
-        return self.copies_dir / "artifacts" / name[:2] / f"{name}.json"
+        return cursor.rowcount > 0
 
     def get_artifact(self, artifact_id: str) -> dict[str, Any] | None:
         rows = self._query(
@@ -879,7 +935,7 @@ class Store:
                     conn.execute("DELETE FROM claims WHERE key = ?", (row[0],))
                     removed["claims"] += 1
         for key in gone:
-            self._copy_path(key).unlink(missing_ok=True)
+            self._forget_copy(key)
         referenced: set[str] = set()
         for (value,) in self._query("SELECT value FROM records"):
             referenced.update(_blob_refs(value))
@@ -931,13 +987,14 @@ class Store:
             self._rebuild_damaged(ok)
             report["index_rebuilt"] = True
             report["fixed"].append(f"rebuilt {self.index_path} from the copies")
+        copies = self._copies()
         for row in self._query(f"SELECT {self._COLUMNS} FROM records"):
             report["records"] += 1
             key, kind = row[0], row[1]
             try:
                 record = self._decode(row)
             except CorruptRecord as exc:
-                copy = self._read_copy(self._copy_path(key))
+                copy = copies.get(key)
                 report["problems"].append(str(exc))
                 if repair and copy is not None:
                     self._restore(copy)
@@ -950,7 +1007,7 @@ class Store:
                     )
                 continue
             if kind in DURABLE_KINDS:
-                copy = self._read_copy(self._copy_path(key))
+                copy = copies.get(key)
                 if copy is None or copy.to_dict() != record.to_dict():
                     report["problems"].append(f"record {key[:12]}: copy missing or stale")
                     if repair:
@@ -967,6 +1024,8 @@ class Store:
                     report["problems"].append(f"blob {path.name[:12]} fails its checksum ({path})")
         if repair and bad_blobs:
             self._drop_blobs(bad_blobs, report)
+        if repair:
+            self.compact_copies()
         return report
 
     def _drop_blobs(self, digests: set[str], report: dict[str, Any]) -> None:
@@ -983,7 +1042,7 @@ class Store:
             if blob in digests:
                 with self.transaction() as conn:
                     conn.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
-                self._artifact_copy_path(artifact_id).unlink(missing_ok=True)
+                self._append(self._artifacts_journal, {"deleted": artifact_id})
                 report["fixed"].append(f"artifact {artifact_id[:40]}: dropped with its blob")
 
     def rebuild_index(self) -> dict[str, int]:
@@ -992,18 +1051,24 @@ class Store:
         with self._init_lock:
             self._initialised = False
         counts = {"records": 0, "artifacts": 0}
-        for path in sorted((self.copies_dir / "records").glob("*/*.json")):
-            record = self._read_copy(path)
-            if record is not None:
-                self._restore(record)
-                counts["records"] += 1
-        for path in sorted((self.copies_dir / "artifacts").glob("*/*.json")):
+        for record in self._copies().values():
+            self._restore(record)
+            counts["records"] += 1
+        for row in self._artifact_copies().values():
             try:
-                self._insert_artifact(json.loads(path.read_bytes()))
-                counts["artifacts"] += 1
-            except (OSError, ValueError, KeyError):
+                counts["artifacts"] += self._insert_artifact(row, replace=True)
+            except KeyError:
                 continue
         return counts
+
+    def _artifact_copies(self) -> dict[str, dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        for entry in self._journal(self._artifacts_journal):
+            if "deleted" in entry:
+                latest.pop(str(entry["deleted"]), None)
+            elif "id" in entry:
+                latest[entry["id"]] = entry
+        return latest
 
     def _rebuild_damaged(self, why: str) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
