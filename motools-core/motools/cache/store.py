@@ -282,7 +282,10 @@ class Store:
         if not self.blob_ok(digest):  # missing, or damaged: (re)write it
             if self.read_only:
                 raise self._read_only_error()
-            atomic_write(path, data)
+            # Durable against a killed process (never half a blob), and as durable against a
+            # power cut as the index itself (WAL, synchronous=NORMAL: no fsync per commit):
+            # everything is verified on read, and a lost blob is recomputed.
+            atomic_write(path, data, durable=False)
         return digest
 
     def put_blob_stream(self, chunks: Iterable[bytes]) -> str:
