@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
+from motools.cache import open_store
 from motools.cli.main import main
 from motools.datasets import JSONLDataset
 
@@ -159,9 +161,9 @@ def test_provenance_chains_eval_to_dataset_bytes(
     assert [a["kind"] for a in chain] == ["eval", "model", "training", "dataset"]
     dataset = chain[-1]
     assert (
-        Path(dataset["blob_path"]).read_bytes()
-        == JSONLDataset.load_sync(data_file).to_jsonl_bytes()
+        open_store().get_blob(dataset["blob"]) == JSONLDataset.load_sync(data_file).to_jsonl_bytes()
     )
+    assert dataset["made_by"].endswith("@" + socket.gethostname())
     assert dataset["config"]["content_hash"] == JSONLDataset.load_sync(data_file).content_hash
     assert chain[2]["config"]["hyperparameters"]["n_epochs"] == "auto"
     assert "motools-core" in chain[0]["versions"]

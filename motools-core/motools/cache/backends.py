@@ -390,8 +390,9 @@ class CachedTrainingBackend(TrainingBackend):
         }
         # Written *before* the call: a process killed inside it leaves this record, and the
         # next run asks the provider for the job by its token instead of paying again.
-        self.store.put(key, kind="training", status=SUBMITTING, fields=fields,
-                       backend=self.name, value=value)
+        self.store.put(
+            key, kind="training", status=SUBMITTING, fields=fields, backend=self.name, value=value
+        )
         extra = {"submission": submission} if self.backend.supports_submission_lookup else {}
         try:
             inner = await self.backend.train(
