@@ -17,6 +17,7 @@ psycopg is imported only when a PostgreSQL store is opened (``pip install
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
@@ -32,6 +33,8 @@ T = TypeVar("T")
 
 #: Seconds between retries of a lost connection: bounded (about 30 s in all).
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0)
+#: Seconds to wait for a pooled connection before counting it as lost.
+CONNECTION_WAIT = 2.0
 #: An advisory-lock id that serialises schema upgrades of one database.
 _MIGRATION_LOCK = 0x6D6F746F6F6C73
 _PLACEHOLDERS: dict[str, str] = {}
@@ -78,6 +81,9 @@ class PostgresIndex(Index):
         self._pool: Any = None
         self._lock = threading.Lock()
         self.psycopg, self.psycopg_pool = _import_psycopg()
+        # The pool logs its own reconnection attempts; motools prints one line per retry
+        # instead (a handler here keeps logging's last-resort printer quiet).
+        logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
 
     @property
     def location(self) -> str:
@@ -160,7 +166,7 @@ class PostgresIndex(Index):
         errors = self.psycopg.errors
         for attempt in range(len(RETRY_DELAYS) + 1):
             try:
-                with pool.connection(timeout=15) as conn:
+                with pool.connection(timeout=CONNECTION_WAIT) as conn:
                     if write:
                         with conn.transaction():
                             return body(conn)
@@ -191,7 +197,7 @@ class PostgresIndex(Index):
         pool = self._get_pool()
         if self.read_only:
             raise StoreError(self.read_only_reason)
-        with pool.connection(timeout=15) as conn, conn.transaction():
+        with pool.connection(timeout=CONNECTION_WAIT) as conn, conn.transaction():
             yield _PgConnection(conn)
 
     def run(self, body: Callable[[Connection], T]) -> T:
