@@ -229,7 +229,7 @@ async def test_a_failed_blob_write_commits_no_record(
     backend = CachedEvalBackend(motools.get_eval_backend("dummy"), store)
     # The upload fails (the bucket is gone): the evaluation fails with it, and nothing is
     # recorded -- a record is only ever written after its blob.
-    with pytest.raises(StoreError, match="blob .*s3://no-such-bucket/results failed"):
+    with pytest.raises(StoreError, match=r"blob .*s3://no-such-bucket/results failed"):
         await (await backend.evaluate("dummy/m", ["t1"])).wait()
     assert store.records(kind="eval") == []  # no record points at a missing blob
 
