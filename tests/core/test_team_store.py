@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -219,6 +220,32 @@ def test_eight_homes_racing_on_one_key_submit_one_job(
     assert len(jobs(log)) == 1
 
 
+def test_a_claim_is_taken_over_only_when_stale(store_kind: str) -> None:
+    import socket
+
+    store = open_store()
+
+    def set_claim(**columns: Any) -> None:
+        with store.transaction() as conn:
+            for column, value in columns.items():
+                conn.execute(f"UPDATE claims SET {column} = ? WHERE key = 'k'", (value,))
+
+    first = store.try_claim("k")
+    assert first and store.try_claim("k") is None  # a live claimant holds it
+    set_claim(host="another-machine", pid=1, claimed_at=time.time())
+    assert store.try_claim("k", stale_after=60) is None  # another host: stale only by age
+    set_claim(claimed_at=time.time() - 120)
+    taken = store.try_claim("k", stale_after=60)
+    assert taken and store.claim_holder("k") == taken
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    set_claim(host=socket.gethostname(), pid=dead.pid, claimed_at=time.time())
+    again = store.try_claim("k", stale_after=3600)  # this host, a dead process: stale at once
+    assert again and again != taken
+    store.release_claim("k", again)
+    assert store.claim_holder("k") is None
+
+
 # -- faults ------------------------------------------------------------------------------------
 @team_only
 async def test_a_failed_blob_write_commits_no_record(
@@ -297,6 +324,10 @@ async def test_projects_separate_listings_but_share_cache_hits(
     again = await motools.train(dataset, "m", backend="dummy", backend_options=options)
     assert again.from_cache and again.job_id == run.job_id  # a colleague's run is a hit
     assert len(jobs(log)) == 1
+    assert [r["run_id"] for r in cli_json(capsys, "runs", "--project", "alpha", "--json")] == [
+        run.job_id
+    ]
+    assert len(cli_json(capsys, "runs", "--project", "*", "--json")) == 1
     monkeypatch.delenv("MOTOOLS_PROJECT")
     assert len(cli_json(capsys, "cache", "ls", "--kind", "training", "--json")) == 1
 
@@ -322,11 +353,15 @@ def test_a_read_only_role_lists_and_reads_and_cannot_write(
 
     role = f"motools_reader_{os.getpid()}"
     schema = url.rsplit("%3D", 1)[1]
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    (sql,) = [b for b in re.findall(r"```sql\n(.*?)```", readme, flags=re.S) if "reader" in b]
+    sql = "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
+    sql = sql.replace("motools_reader", role).replace("public", schema)
     with psycopg.connect(url.split("?")[0], autocommit=True) as conn:
         conn.execute(f"DROP ROLE IF EXISTS {role}")
-        conn.execute(f"CREATE ROLE {role} LOGIN")  # the README's SQL, for one schema
-        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {role}")
-        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema} TO {role}")
+        for statement in sql.split(";"):  # the README's SQL, run as written (in our schema)
+            if statement.strip():
+                conn.execute(statement)
     try:
         monkeypatch.setenv("MOTOOLS_STORE", url.replace("postgres@", f"{role}@"))
         runs = cli_json(capsys, "runs", "--json")

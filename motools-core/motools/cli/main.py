@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = _add(cache_sub, "ls", f"{S}:cmd_cache_ls", "list cache entries, newest first")
     p.add_argument("--kind", choices=["training", "eval", "step"])
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument(
+        "--project",
+        help="only this project's records (default: $MOTOOLS_PROJECT if set; '*' for all)",
+    )
     p.add_argument("--json", action="store_true")
     p = _add(
         cache_sub, "show", f"{S}:cmd_cache_show", "print one entry (key prefix or run id) as JSON"
@@ -172,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key")
 
     p = _add(sub, "runs", f"{S}:cmd_runs", "training runs: list, wait, cancel")
+    p.add_argument(
+        "--project",
+        help="only this project's records (default: $MOTOOLS_PROJECT if set; '*' for all)",
+    )
     p.add_argument("--json", action="store_true")
     runs_sub = p.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
     q = _add(

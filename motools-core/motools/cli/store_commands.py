@@ -103,7 +103,7 @@ def cmd_cache_ls(args: argparse.Namespace) -> int:
     from motools.cache import open_store
 
     store = open_store()
-    records = store.records(kind=args.kind, limit=args.limit)
+    records = store.records(kind=args.kind, limit=args.limit, project=args.project)
     if args.json:
         print_json([r.to_dict() for r in records])
         return 0
@@ -241,7 +241,7 @@ def cmd_cache_forget(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from motools.cache import open_store
 
-    records = open_store().records(kind="training")
+    records = open_store().records(kind="training", project=vars(args).get("project"))
     if args.json:
         print_json(
             [
@@ -335,6 +335,8 @@ def cmd_provenance(args: argparse.Namespace) -> int:
             print(
                 f"{pad}    versions: {', '.join(f'{k} {v}' for k, v in artifact['versions'].items())}"
             )
+        if artifact.get("made_by"):
+            print(f"{pad}    made by: {artifact['made_by']} (project {artifact.get('project')})")
         if artifact.get("blob_path"):
             print(f"{pad}    bytes: {artifact['blob_path']}")
     return 0
