@@ -246,6 +246,29 @@ def test_a_claim_is_taken_over_only_when_stale(store_kind: str) -> None:
     assert store.claim_holder("k") is None
 
 
+def test_streamed_reads_and_file_uploads_work_on_either_store(
+    store_kind: str, tmp_path: Path
+) -> None:
+    import hashlib
+
+    store = open_store()
+    for i in range(7):
+        store.put(f"k{i}", kind="step", status="succeeded", fields={}, value={"i": i})
+    batches = list(store.index.stream("SELECT key FROM records ORDER BY key", (), batch=3))
+    assert [[row[0] for row in b] for b in batches] == [
+        ["k0", "k1", "k2"],
+        ["k3", "k4", "k5"],
+        ["k6"],
+    ]
+    data = b"streamed bytes " * 10_000
+    digest = hashlib.sha256(data).hexdigest()
+    store.blob_dir.mkdir(parents=True, exist_ok=True)
+    finished = store.blob_dir / ".upload.tmp"  # where a streaming writer leaves its temp file
+    finished.write_bytes(data)
+    store.blobs.put_file(digest, finished)
+    assert store.get_blob(digest) == data and not finished.exists()
+
+
 # -- faults ------------------------------------------------------------------------------------
 @team_only
 async def test_a_failed_blob_write_commits_no_record(

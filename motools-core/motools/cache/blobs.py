@@ -43,6 +43,13 @@ class Blobs(ABC):
     def write(self, digest: str, data: bytes) -> None:
         """Store ``data`` under ``digest`` (whole or not at all)."""
 
+    def put_file(self, digest: str, path: Path) -> None:
+        """Store the finished file ``path`` (whose sha256 is ``digest``) and remove it."""
+        try:
+            self.write(digest, path.read_bytes())
+        finally:
+            path.unlink(missing_ok=True)
+
     @abstractmethod
     def delete(self, digest: str) -> None: ...
 
@@ -87,6 +94,11 @@ class LocalBlobs(Blobs):
 
     def write(self, digest: str, data: bytes) -> None:
         atomic_write(self.local_path(digest), data)
+
+    def put_file(self, digest: str, path: Path) -> None:
+        target = self.local_path(digest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)  # same filesystem when the temp file is in this folder
 
     def delete(self, digest: str) -> None:
         self.local_path(digest).unlink(missing_ok=True)
@@ -180,6 +192,29 @@ class S3Blobs(Blobs):
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("writing a blob to", exc) from None
+
+    def put_file(self, digest: str, path: Path) -> None:
+        import base64
+        import hashlib
+
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        h = hashlib.sha256()
+        with path.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        try:
+            with path.open("rb") as fh:
+                self.client.put_object(
+                    Bucket=self.bucket,
+                    Key=self._key(digest),
+                    Body=fh,
+                    ChecksumSHA256=base64.b64encode(h.digest()).decode(),
+                )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("writing a blob to", exc) from None
+        finally:
+            path.unlink(missing_ok=True)
 
     def delete(self, digest: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError

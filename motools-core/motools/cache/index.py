@@ -86,6 +86,14 @@ class Index(ABC):
     def query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         """All rows of one read."""
 
+    def stream(
+        self, sql: str, args: tuple[Any, ...] | list[Any] = (), batch: int = 500
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """The rows of one read, ``batch`` at a time (memory stays flat)."""
+        rows = self.query(sql, args)
+        for start in range(0, len(rows), batch):
+            yield rows[start : start + batch]
+
     @abstractmethod
     def integrity(self) -> str:
         """``ok``, or what the database's own check found."""
@@ -256,6 +264,16 @@ class SqliteIndex(Index):
     def query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         try:
             return self._connection().execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self.translate(exc) from None
+
+    def stream(
+        self, sql: str, args: tuple[Any, ...] | list[Any] = (), batch: int = 500
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        try:
+            cursor = self._connection().execute(sql, args)
+            while rows := cursor.fetchmany(batch):
+                yield rows
         except sqlite3.DatabaseError as exc:
             raise self.translate(exc) from None
 

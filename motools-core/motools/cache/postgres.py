@@ -208,6 +208,20 @@ class PostgresIndex(Index):
             lambda conn: _PgConnection(conn).execute(sql, args).fetchall(), write=False
         )
 
+    def stream(
+        self, sql: str, args: tuple[Any, ...] | list[Any] = (), batch: int = 500
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows through a server-side cursor, ``batch`` at a time (no retry mid-stream)."""
+        pool = self._get_pool()
+        with (
+            pool.connection(timeout=CONNECTION_WAIT) as conn,
+            conn.transaction(),
+            conn.cursor(name="motools_stream") as cursor,
+        ):
+            cursor.execute(_pg_sql(sql), tuple(args) if args else None)
+            while rows := cursor.fetchmany(batch):
+                yield rows
+
     def integrity(self) -> str:
         self.query("SELECT 1")
         return "ok"
