@@ -8,11 +8,16 @@ these classes only move bytes.
   shared filesystem path works for a team), written atomically (temp file, fsync, rename).
 * :class:`S3Blobs` -- ``s3://bucket/prefix``: objects ``prefix/ab/abcdef...`` through boto3
   (endpoint and credentials from the standard ``AWS_*`` variables, ``AWS_ENDPOINT_URL`` for
-  a non-AWS server). Imported only when such a URL is used.
+  a non-AWS server). Imported only when such a URL is used. Blobs never change, so each
+  machine keeps the ones it wrote or read in ``blob-cache/`` under its home and reads them
+  from there (a cached copy whose hash fails is dropped and fetched again); ``read_fresh``
+  and ``motools cache verify`` go to the bucket itself.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -38,6 +43,10 @@ class Blobs(ABC):
     @abstractmethod
     def read(self, digest: str) -> bytes:
         """The stored bytes (unchecked); raises :class:`BlobMissing`."""
+
+    def read_fresh(self, digest: str) -> bytes:
+        """:meth:`read` from the storage itself, past any local cache."""
+        return self.read(digest)
 
     @abstractmethod
     def write(self, digest: str, data: bytes) -> None:
@@ -121,7 +130,8 @@ class LocalBlobs(Blobs):
 class S3Blobs(Blobs):
     """Objects in an S3-compatible bucket: ``s3://bucket/prefix/ab/abcdef...``."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, cache_dir: Path | None = None) -> None:
+        self.cache = LocalBlobs(cache_dir) if cache_dir is not None else None
         rest = url[len("s3://") :]
         bucket, _, prefix = rest.partition("/")
         if not bucket:
@@ -166,6 +176,28 @@ class S3Blobs(Blobs):
         return StoreError(f"{what} {self.location} failed: {' '.join(str(exc).split())}")
 
     def read(self, digest: str) -> bytes:
+        if self.cache is not None:
+            try:
+                data = self.cache.read(digest)
+            except BlobMissing:
+                pass
+            else:
+                if hashlib.sha256(data).hexdigest() == digest:
+                    return data
+                self.cache.delete(digest)  # a damaged local copy: fetch the object again
+        data = self.read_fresh(digest)
+        if self.cache is not None:
+            self._keep(digest, data)
+        return data
+
+    def _keep(self, digest: str, data: bytes) -> None:
+        assert self.cache is not None
+        if hashlib.sha256(data).hexdigest() != digest:
+            return  # only intact bytes are kept
+        with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
+            self.cache.write(digest, data)
+
+    def read_fresh(self, digest: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -192,6 +224,8 @@ class S3Blobs(Blobs):
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._fail("writing a blob to", exc) from None
+        if self.cache is not None:
+            self._keep(digest, data)
 
     def put_file(self, digest: str, path: Path) -> None:
         import base64
@@ -219,6 +253,8 @@ class S3Blobs(Blobs):
     def delete(self, digest: str) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
+        if self.cache is not None:
+            self.cache.delete(digest)
         try:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(digest))
         except (ClientError, BotoCoreError) as exc:
@@ -239,12 +275,13 @@ class S3Blobs(Blobs):
             raise self._fail("listing blobs in", exc) from None
 
 
-def open_blobs(url: str | None, default_dir: Path) -> Blobs:
-    """The blob store a ``MOTOOLS_BLOBS`` value names (None: ``default_dir``)."""
+def open_blobs(url: str | None, default_dir: Path, cache_dir: Path | None = None) -> Blobs:
+    """The blob store a ``MOTOOLS_BLOBS`` value names (None: ``default_dir``); remote blobs
+    are cached in ``cache_dir``."""
     if not url:
         return LocalBlobs(default_dir)
     if url.startswith("s3://"):
-        return S3Blobs(url)
+        return S3Blobs(url, cache_dir)
     if url.startswith("file://"):
         return LocalBlobs(Path(url[len("file://") :]).expanduser())
     if "://" in url:

@@ -185,7 +185,7 @@ class Store:
             from motools.cache.postgres import PostgresIndex
 
             self.index = PostgresIndex(index_url, baseline=_SCHEMA)
-        self.blobs: Blobs = open_blobs(blobs_url, self.root / "blobs")
+        self.blobs: Blobs = open_blobs(blobs_url, self.root / "blobs", self.root / "blob-cache")
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -251,16 +251,17 @@ class Store:
         Callers write the blob *before* the record that points at it, so a failed write
         leaves no record pointing at a missing blob."""
         digest = hashlib.sha256(data).hexdigest()
-        if not self.blob_ok(digest):  # missing, or damaged: (re)write it
+        if not self.blob_ok(digest, fresh=True):  # missing, or damaged: (re)write it
             if self.read_only:
                 raise self._read_only_error()
             self.blobs.write(digest, data)
         return digest
 
-    def blob_ok(self, digest: str) -> bool:
-        """Whether the blob exists and its bytes hash to its name."""
+    def blob_ok(self, digest: str, *, fresh: bool = False) -> bool:
+        """Whether the blob exists and its bytes hash to its name (``fresh``: in the object
+        store itself, past this machine's cache of it)."""
         try:
-            data = self.blobs.read(digest)
+            data = self.blobs.read_fresh(digest) if fresh else self.blobs.read(digest)
         except BlobMissing:
             return False
         return hashlib.sha256(data).hexdigest() == digest
@@ -872,7 +873,7 @@ class Store:
         bad_blobs: set[str] = set()
         for digest in self.blobs.digests():
             report["blobs"] += 1
-            if not self.blob_ok(digest):
+            if not self.blob_ok(digest, fresh=True):
                 bad_blobs.add(digest)
                 report["problems"].append(
                     f"blob {digest[:12]} fails its checksum ({self.blobs.where(digest)})"
