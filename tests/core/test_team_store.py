@@ -101,6 +101,21 @@ def test_the_team_store_is_postgresql_and_s3(
 
 
 @team_only
+def test_store_init_creates_then_finds_nothing_to_do(
+    team_env: dict[str, str], pg_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.team_services import create_schema
+
+    url = create_schema(pg_database, f"init_{os.getpid()}")
+    assert cli_json(capsys, "store", "init", url, "--json") == {
+        "index": url,
+        "before": 0,
+        "after": 2,
+    }
+    assert cli_json(capsys, "store", "init", url, "--json")["before"] == 2
+
+
+@team_only
 def test_store_use_writes_the_config_and_never_a_password(
     team_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -319,7 +334,9 @@ def test_a_newer_schema_is_read_but_never_written(store_kind: str) -> None:
 
 
 @pytest.mark.sqlite_only(reason="an index.db made before schema_migrations existed")
-def test_an_existing_sqlite_store_is_upgraded_in_place(tmp_path: Path) -> None:
+def test_an_existing_sqlite_store_is_upgraded_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from motools.cache.store import _SCHEMA
 
     home = motools.home()
@@ -334,7 +351,8 @@ def test_an_existing_sqlite_store_is_upgraded_in_place(tmp_path: Path) -> None:
     assert store.get("old").value == {}
     assert store.index.schema()[0] == 2
     assert [r.key for r in store.records(project="default")] == ["old"]
-    assert main(["store", "init", "sqlite"]) == 0  # nothing left to do
+    close_stores()
+    assert cli_json(capsys, "store", "init", "sqlite", "--json")["before"] == 2  # nothing to do
 
 
 # -- projects ----------------------------------------------------------------------------------

@@ -61,6 +61,8 @@ class Index(ABC):
     read_only: bool = False
     #: Why, in words a researcher can act on (set with :attr:`read_only`).
     read_only_reason: str = ""
+    #: The schema version found when the index was opened (before any migration).
+    version_at_open: int = 0
 
     @property
     @abstractmethod
@@ -182,6 +184,7 @@ class SqliteIndex(Index):
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         found, written_by = schema.current(*self._hooks(conn))
+        self.version_at_open = found
         if found > schema.LATEST:
             self.read_only = True
             self.read_only_reason = schema.newer_schema_message(str(self.path), found, written_by)
@@ -287,10 +290,9 @@ class SqliteIndex(Index):
         return schema.current(*self._hooks(self._connection()))
 
     def upgrade(self) -> tuple[int, int]:
-        before, _ = self.schema()
-        self._migrate(self._connection())
+        self._connection()  # opening applies missing migrations (or finds a newer schema)
         after, _ = self.schema()
-        return before, after
+        return self.version_at_open, after
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the database file (before copying it)."""

@@ -123,6 +123,7 @@ class PostgresIndex(Index):
             ) from None
         try:
             found, written_by = schema.current(*self._hooks(conn))
+            self.version_at_open = found
             if found > schema.LATEST:
                 self.read_only = True
                 self.read_only_reason = schema.newer_schema_message(
@@ -230,11 +231,11 @@ class PostgresIndex(Index):
         return self._retrying(lambda conn: schema.current(*self._hooks(conn)), write=False)
 
     def upgrade(self) -> tuple[int, int]:
-        self._get_pool()
-        if self.read_only:
-            found, _ = self.schema()
-            return found, found
-        return self._retrying(self._migrate, write=False)
+        self._get_pool()  # opening applies missing migrations (or finds a newer schema)
+        after, _ = self.schema()
+        if not self.read_only and after < schema.LATEST:
+            after = self._retrying(self._migrate, write=False)[1]
+        return self.version_at_open, after
 
     def copy_records(self, rows: Iterator[tuple[Any, ...]], columns: list[str]) -> int:
         """Bulk-load ``rows`` into ``records`` with COPY (for benchmarks and big pushes)."""

@@ -208,7 +208,7 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         print(
-            f"checked {report['records']} records and {report['blobs']} blobs in {store.root}: "
+            f"checked {report['records']} records and {report['blobs']} blobs in {store.location}: "
             f"{len(report['problems'])} problem(s)"
         )
         for problem in report["problems"]:

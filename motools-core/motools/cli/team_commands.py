@@ -92,6 +92,12 @@ def _transfer(source: Any, destination: Any, args: argparse.Namespace) -> int:
             done = counts["records"] + counts["records_skipped"]
             print(f"  {done}/{counts['total_records']} records", file=sys.stderr, flush=True)
 
+    if source.blobs.location == destination.blobs.location and not args.json:
+        print(
+            f"note: blobs stay in {source.blobs.location}; pass --blobs s3://bucket/prefix (or a "
+            "shared folder) so that other machines can read them",
+            file=sys.stderr,
+        )
     counts = copy_store(source, destination, progress=progress)
     if args.json:
         print_json(counts)
