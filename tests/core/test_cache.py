@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -242,7 +243,8 @@ async def test_corrupt_eval_blob_is_a_miss(store: Store) -> None:
     backend = CachedEvalBackend(motools.get_eval_backend("dummy"), store)
     first = await (await backend.evaluate("dummy/m", ["t1"])).wait()
     blob = store.records(kind="eval")[0].value["results_blob"]
-    store.blobs.write(blob, b"garbage")  # the object itself is changed, in a folder or S3
+    store.blobs.write(blob, b"garbage")  # the object itself is changed, in a folder or S3,
+    shutil.rmtree(store.root / "blob-cache", ignore_errors=True)  # and S3's local copy gone
     with pytest.warns(CacheWarning, match="unreadable"):
         job = await backend.evaluate("dummy/m", ["t1"])
     assert (await job.wait()).metrics == first.metrics

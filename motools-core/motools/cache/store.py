@@ -467,7 +467,7 @@ class Store:
         copy = self._read_copy(self._copy_path(key))
         if copy is not None:
             warnings.warn(
-                f"motools store {self.root}: {exc}; restored it from its copy",
+                f"motools store {self.index.location}: {exc}; restored it from its copy",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -476,7 +476,7 @@ class Store:
             return copy
         if kind == "step":
             warnings.warn(
-                f"motools store {self.root}: {exc}; the step will run again",
+                f"motools store {self.index.location}: {exc}; the step will run again",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -513,7 +513,9 @@ class Store:
                 out.append(self._decode(row))
             except CorruptRecord as exc:
                 warnings.warn(
-                    f"motools store {self.root}: {exc}; skipped", RuntimeWarning, stacklevel=3
+                    f"motools store {self.index.location}: {exc}; skipped",
+                    RuntimeWarning,
+                    stacklevel=3,
                 )
         return out
 
