@@ -139,7 +139,7 @@ def resolve(ref: str, store: Store | None = None) -> str:
         artifact = f"{record.kind}:{record.key}"
         if store.get_artifact(artifact):
             return artifact
-    raise LookupError(f"no artifact matches {ref!r} in {store.root}")
+    raise LookupError(f"no artifact matches {ref!r} in {store.location}")
 
 
 def trace(ref: str, store: Store | None = None) -> list[dict[str, Any]]:
@@ -158,7 +158,7 @@ def trace(ref: str, store: Store | None = None) -> list[dict[str, Any]]:
             out.append({"id": artifact_id, "kind": artifact_id.split(":", 1)[0], "missing": True})
             continue
         if artifact["blob"]:
-            artifact["blob_path"] = str(store.blob_path(artifact["blob"]))
+            artifact["blob_path"] = store.blob_location(artifact["blob"])
         artifact["created"] = time.strftime(
             "%Y-%m-%d %H:%M:%S", time.localtime(artifact["created_at"])
         )

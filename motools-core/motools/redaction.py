@@ -36,3 +36,33 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
     return value
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (``postgresql://me:pw@host/db`` -> ``postgresql://me@host/db``)
+    and without query parameters named like credentials; safe to print and to store."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, hostport = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}@{hostport}" if user else hostport
+    query = urlencode(
+        [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_secret_name(k)]
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def url_has_password(url: str) -> bool:
+    """Whether ``url`` carries a password (in its user part or a ``password=`` parameter)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    if "@" in parts.netloc and ":" in parts.netloc.rpartition("@")[0]:
+        return True
+    return any(is_secret_name(k) for k, _ in parse_qsl(parts.query))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import socket
 from pathlib import Path
 
 import pytest
 
+from motools.cache import open_store
 from motools.cli.main import main
 from motools.datasets import JSONLDataset
 
@@ -159,7 +161,7 @@ def test_provenance_chains_eval_to_dataset_bytes(
     chain = run_json(capsys, "provenance", eval_key[:10], "--json")
     assert [a["kind"] for a in chain] == ["eval", "model", "training", "dataset"]
     dataset = chain[-1]
-    stored = Path(dataset["blob_path"]).read_bytes()
+    stored = open_store().get_blob(dataset["blob"])  # a file, or an object in S3
     # The dataset is kept as its canonical JSONL: the bytes its content hash identifies.
     assert stored == b"".join(JSONLDataset.load_sync(data_file).canonical_chunks())
     assert [json.loads(line) for line in stored.splitlines()] == [
@@ -168,6 +170,7 @@ def test_provenance_chains_eval_to_dataset_bytes(
     content_hash = JSONLDataset.load_sync(data_file).content_hash
     assert dataset["config"]["content_hash"] == content_hash
     assert hashlib.sha256(stored).hexdigest() == content_hash
+    assert dataset["made_by"].endswith("@" + socket.gethostname())
     assert chain[2]["config"]["hyperparameters"]["n_epochs"] == "auto"
     assert "motools-core" in chain[0]["versions"]
     from motools.provenance import trace

@@ -2,13 +2,15 @@
 
 from motools.cache.backends import CachedEvalBackend, CachedTrainingBackend
 from motools.cache.keys import eval_key_fields, key_of, training_key_fields
-from motools.cache.store import Record, Store, default_home, open_store
+from motools.cache.store import Record, Store, StoreError, close_stores, default_home, open_store
 
 __all__ = [
     "CachedEvalBackend",
     "CachedTrainingBackend",
     "Record",
     "Store",
+    "StoreError",
+    "close_stores",
     "default_home",
     "eval_key_fields",
     "key_of",

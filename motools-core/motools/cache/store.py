@@ -1,9 +1,14 @@
-"""The local store: a SQLite index (WAL) plus content-addressed JSON blobs.
+"""The store: an index of records, claims and artifacts plus content-addressed blobs.
 
-Layout under the motools home (``$MOTOOLS_HOME`` or ``./.motools``)::
+By default everything is under the motools home (``$MOTOOLS_HOME`` or ``./.motools``)::
 
     index.db            records, claims and artifacts (SQLite, WAL mode)
     blobs/ab/abcdef...  immutable blobs named by their sha256, written atomically
+    copies/             second copies of training/eval records and artifacts
+
+A team points ``MOTOOLS_STORE`` at PostgreSQL and ``MOTOOLS_BLOBS`` at S3-compatible storage
+(:mod:`motools.cache.location`); the SQL below is shared by both dialects and runs through the
+:class:`~motools.cache.index.Index` seam, the bytes through :class:`~motools.cache.blobs.Blobs`.
 
 Every record carries a schema version and the sha256 of its value; a record that cannot be
 read or whose checksum fails is reported (a warning) and treated as a miss, never a crash.
@@ -12,25 +17,35 @@ Nothing here is pickled: values are JSON.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import os
 import socket
 import sqlite3
 import tempfile
-import threading
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from motools.atomic import atomic_write, file_mode
-from motools.errors import MotoolsError
+from motools.cache.blobs import BlobMissing, Blobs, LocalBlobs, open_blobs
+from motools.cache.index import Connection, Index, SqliteIndex, StoreError, looks_like_sqlite
+from motools.cache.location import (
+    StoreLocation,
+    current_project,
+    normalise_index,
+    project_filter,
+    resolve_location,
+)
 from motools.paths import home
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 
@@ -51,9 +66,6 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_kind_backend ON records (kind, backend);
 CREATE INDEX IF NOT EXISTS records_label ON records (label);
-CREATE INDEX IF NOT EXISTS records_updated ON records (updated_at);
-CREATE INDEX IF NOT EXISTS records_kind_updated ON records (kind, updated_at);
-CREATE INDEX IF NOT EXISTS records_kind_status_updated ON records (kind, status, updated_at);
 CREATE TABLE IF NOT EXISTS claims (
     key TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -124,10 +136,6 @@ class CorruptRecord(Exception):
     """A record that fails its checksum or cannot be decoded."""
 
 
-class StoreError(MotoolsError):
-    """The store cannot be used as asked: damaged, read-only, or not a folder."""
-
-
 class DamagedRecord(StoreError):
     """A record of a possibly running job is damaged and has no intact copy.
 
@@ -147,18 +155,56 @@ IN_FLIGHT_STATUSES = ("submitting", "pending", "queued", "running")
 
 
 class Store:
-    """The motools store at ``root``. Safe to share between threads and processes."""
+    """The motools store for the home ``root``. Safe to share between threads and processes.
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    ``index`` and ``blobs`` are URLs (``postgresql://...``, ``s3://bucket/prefix`` or a
+    folder); left out, they come from ``MOTOOLS_STORE`` / ``MOTOOLS_BLOBS`` or the home's
+    ``motools.toml`` (:mod:`motools.cache.location`), else the embedded SQLite store in
+    ``root``. ``index="sqlite"`` forces the embedded one. ``project`` (default
+    ``MOTOOLS_PROJECT``) is the namespace new records are filed under.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        index: str | None = None,
+        blobs: str | None = None,
+        project: str | None = None,
+    ) -> None:
         self.root = Path(root).expanduser() if root is not None else home()
-        self.blob_dir = self.root / "blobs"
-        self._local = threading.local()
-        self._init_lock = threading.Lock()
-        self._initialised = False
-        #: True when the store was opened read-only (a read-only filesystem or folder).
-        self.read_only = False
+        chosen = resolve_location(self.root)
+        index_url = chosen.index if index is None else normalise_index(index, "index")
+        blobs_url = chosen.blobs if blobs is None else blobs
+        self.project = project or current_project()
+        self.index: Index
+        if index_url is None:
+            self.index = SqliteIndex(
+                self.root / "index.db", baseline=_SCHEMA, on_damaged=self._rebuild_damaged
+            )
+        else:
+            from motools.cache.postgres import PostgresIndex
+
+            self.index = PostgresIndex(index_url, baseline=_SCHEMA)
+        self.blobs: Blobs = open_blobs(blobs_url, self.root / "blobs", self.root / "blob-cache")
 
     # -- connection -------------------------------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        """True when writes are refused (read-only filesystem or role, or a newer schema)."""
+        self.index.connect()
+        return self.index.read_only
+
+    @property
+    def location(self) -> str:
+        """The index, then the blobs, safe to print."""
+        return f"{self.index.location} + {self.blobs.location}"
+
+    @property
+    def blob_dir(self) -> Path:
+        """The blob folder of a store whose blobs are files (else ``<home>/blobs``)."""
+        return self.blobs.dir if isinstance(self.blobs, LocalBlobs) else self.root / "blobs"
+
     @property
     def index_path(self) -> Path:
         return self.root / "index.db"
@@ -169,132 +215,56 @@ class Store:
         return self.root / "copies"
 
     def _connect(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
-        if self.root.exists() and not self.root.is_dir():
-            raise StoreError(
-                f"the motools home {self.root} is a file, not a folder: point MOTOOLS_HOME at "
-                "a folder (it is created if missing)"
-            )
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            conn = self._open_writable()
-        except (PermissionError, sqlite3.OperationalError) as exc:
-            conn = self._open_read_only(exc)
-        self._local.conn = conn
-        return conn
-
-    def _open_writable(self) -> sqlite3.Connection:
-        if self.index_path.exists() and not _looks_like_sqlite(self.index_path):
-            self._rebuild_damaged("its header is not a SQLite database header")
-            rebuilt: sqlite3.Connection | None = getattr(self._local, "conn", None)
-            if rebuilt is not None:
-                return rebuilt
-        conn = sqlite3.connect(self.index_path, timeout=30.0, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            with self._init_lock:
-                if not self._initialised:
-                    conn.executescript(_SCHEMA)
-                    self._initialised = True
-        except sqlite3.DatabaseError as exc:
-            conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and _is_read_only_error(exc):
-                raise
-            raise self._damaged_error(exc) from None
-        self.read_only = False
-        return conn
-
-    def _open_read_only(self, cause: BaseException) -> sqlite3.Connection:
-        """Reading a store on a read-only filesystem (or folder): listings still work."""
-        if not self.index_path.is_file():
-            raise StoreError(
-                f"the motools store at {self.root} cannot be created: {cause}. Point "
-                "MOTOOLS_HOME at a writable folder"
-            ) from None
-        uri = f"file:{self.index_path}?immutable=1"
-        try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-            conn.execute("SELECT COUNT(*) FROM records").fetchone()
-        except sqlite3.DatabaseError as exc:
-            raise self._damaged_error(exc) from None
-        self.read_only = True
-        return conn
-
-    def _damaged_error(self, exc: BaseException) -> StoreError:
-        return StoreError(
-            f"the motools index {self.index_path} is damaged ({exc}). Run `motools cache "
-            "verify --repair` to rebuild it from the record copies in "
-            f"{self.copies_dir}"
-        )
+        """The SQLite connection of this thread (embedded store only)."""
+        if not isinstance(self.index, SqliteIndex):
+            raise StoreError(f"{self.index.location} is not a SQLite index")
+        return self.index._connection()
 
     def _read_only_error(self) -> StoreError:
+        self.index.connect()
         return StoreError(
-            f"the motools store at {self.root} is read-only: listing works, but this command "
-            "needs to write. Point MOTOOLS_HOME at a writable copy of the store"
+            self.index.read_only_reason
+            or f"the motools store at {self.location} is read-only: listing works, but this "
+            "command needs to write"
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """An IMMEDIATE transaction: one writer at a time across processes."""
-        conn = self._connect()
-        if self.read_only:
-            raise self._read_only_error()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from None
-        try:
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction (SQLite: IMMEDIATE, one writer at a time across processes)."""
+        with self.index.transaction() as conn:
             yield conn
-        except BaseException as exc:
-            conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.DatabaseError):
-                raise self._translate(exc) from None
-            raise
-        else:
-            conn.execute("COMMIT")
 
-    def _translate(self, exc: sqlite3.DatabaseError) -> StoreError:
-        if _is_read_only_error(exc):
-            return self._read_only_error()
-        return self._damaged_error(exc)
+    def _tx(self, body: Callable[[Connection], T]) -> T:
+        """Run ``body`` in a write transaction, retried whole if the connection was lost."""
+        return self.index.run(body)
 
     def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            return self._connect().execute(sql, args).fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from None
+        return self.index.query(sql, args)
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.index.close()
 
     # -- blobs ------------------------------------------------------------------------------
     def put_blob(self, data: bytes) -> str:
-        """Store ``data`` under its sha256 (atomically: temp file, fsync, rename)."""
+        """Store ``data`` under its sha256 (whole or not at all: a local file is written to a
+        temp file, fsynced and renamed; an object-store upload carries its checksum).
+
+        Callers write the blob *before* the record that points at it, so a failed write
+        leaves no record pointing at a missing blob."""
         digest = hashlib.sha256(data).hexdigest()
-        path = self.blob_dir / digest[:2] / digest
-        if not self.blob_ok(digest):  # missing, or damaged: (re)write it
+        if not self.blob_ok(digest, fresh=True):  # missing, or damaged: (re)write it
             if self.read_only:
                 raise self._read_only_error()
-            # Durable against a killed process (never half a blob), and as durable against a
-            # power cut as the index itself (WAL, synchronous=NORMAL: no fsync per commit):
-            # everything is verified on read, and a lost blob is recomputed.
-            atomic_write(path, data, durable=False)
+            self.blobs.write(digest, data)
         return digest
 
     def put_blob_stream(self, chunks: Iterable[bytes]) -> str:
         """Store the concatenation of ``chunks`` under its sha256; return the digest.
 
-        The bytes go to a temp file in the blob folder while they are hashed (never all in
-        memory), then fsync and rename, as :meth:`put_blob` does: the same bytes give the same
-        blob, byte for byte. An existing blob with that digest is kept if intact and replaced
-        if damaged.
+        The bytes go to a temp file while they are hashed (never all in memory), then fsync,
+        and the blob store takes the file (a folder: rename; object storage: upload): the same
+        bytes give the same blob, byte for byte, as :meth:`put_blob`. An existing blob with
+        that digest is kept if intact and replaced if damaged.
         """
         if self.read_only:  # nothing can be written: hash, and accept an intact blob
             h = hashlib.sha256()
@@ -315,44 +285,49 @@ class Store:
                 fh.flush()
                 os.fsync(fh.fileno())
             digest = h.hexdigest()
-            path = self.blob_path(digest)
-            if self.blob_ok(digest):
+            if self.blob_ok(digest, fresh=True):
                 os.unlink(tmp)
             else:  # missing, or damaged: this copy replaces it
-                path.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(tmp, path)
+                self.blobs.put_file(digest, Path(tmp))
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        finally:
+            Path(tmp).unlink(missing_ok=True)  # an object store copies, a folder renames it
         return digest
 
-    def blob_ok(self, digest: str) -> bool:
-        """Whether the blob exists and its bytes hash to its name."""
-        path = self.blob_path(digest)
+    def blob_ok(self, digest: str, *, fresh: bool = False) -> bool:
+        """Whether the blob exists and its bytes hash to its name (``fresh``: in the object
+        store itself, past this machine's cache of it)."""
         try:
-            with path.open("rb") as fh:
-                h = hashlib.sha256()
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-        except OSError:
+            data = self.blobs.read_fresh(digest) if fresh else self.blobs.read(digest)
+        except BlobMissing:
             return False
-        return h.hexdigest() == digest
+        return hashlib.sha256(data).hexdigest() == digest
 
     def put_json_blob(self, value: Any) -> str:
         return self.put_blob(canonical_json(value).encode())
 
     def blob_path(self, digest: str) -> Path:
-        return self.blob_dir / digest[:2] / digest
+        """The blob's file (blobs in a folder; else where it would be under the home)."""
+        path = self.blobs.local_path(digest)
+        return path if path is not None else self.root / "blobs" / digest[:2] / digest
+
+    def blob_location(self, digest: str) -> str:
+        """Where the blob is: a path, or an ``s3://`` URL."""
+        return self.blobs.where(digest)
 
     def get_blob(self, digest: str) -> bytes:
         """The blob's bytes; raises :class:`CorruptRecord` if missing or tampered with."""
-        path = self.blob_path(digest)
         try:
-            data = path.read_bytes()
-        except OSError as exc:
+            data = self.blobs.read(digest)
+        except BlobMissing as exc:
             raise CorruptRecord(f"blob {digest[:12]} is missing ({exc})") from exc
         if hashlib.sha256(data).hexdigest() != digest:
-            raise CorruptRecord(f"blob {digest[:12]} fails its checksum ({path})")
+            raise CorruptRecord(
+                f"blob {digest[:12]} fails its checksum ({self.blobs.where(digest)}): it was "
+                "damaged or tampered with and is not used"
+            )
         return data
 
     def get_json_blob(self, digest: str) -> Any:
@@ -374,28 +349,24 @@ class Store:
         """Insert or replace the record at ``key``."""
         now = time.time()
         value_json = canonical_json(value)
-        with self.transaction() as conn:
-            row = conn.execute("SELECT created_at FROM records WHERE key = ?", (key,)).fetchone()
-            created = row[0] if row else now
-            conn.execute(
-                "INSERT OR REPLACE INTO records (key, kind, schema_version, status, backend, label,"
-                " fields, value, checksum, created_at, updated_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    kind,
-                    SCHEMA_VERSION,
-                    status,
-                    backend,
-                    label,
-                    canonical_json(fields),
-                    value_json,
-                    sha256_text(value_json),
-                    created,
-                    now,
-                    expires_at,
-                ),
-            )
+        args = (
+            key,
+            kind,
+            SCHEMA_VERSION,
+            status,
+            backend,
+            label,
+            canonical_json(fields),
+            value_json,
+            sha256_text(value_json),
+            now,
+            now,
+            expires_at,
+            self.project,
+        )
+        created = self._tx(
+            lambda conn: conn.execute(_UPSERT_RECORD + " RETURNING created_at", args).fetchone()[0]
+        )
         record = Record(key, kind, status, backend, label, fields, value, created, now, expires_at)
         self._write_copy(record)
         return record
@@ -417,6 +388,8 @@ class Store:
         return self.copies_dir / "artifacts.jsonl"
 
     def _append(self, journal: Path, entry: dict[str, Any]) -> None:
+        if not self.index.keeps_copies:  # a database server keeps its own durability
+            return
         body = canonical_json(entry)
         line = canonical_json({"entry": entry, "checksum": sha256_text(body)}) + "\n"
         journal.parent.mkdir(parents=True, exist_ok=True)
@@ -453,6 +426,8 @@ class Store:
     def _copies(self) -> dict[str, Record]:
         """The latest intact copy of every record that was not deleted since."""
         latest: dict[str, Record] = {}
+        if not self.index.keeps_copies:
+            return latest
         for entry in self._journal(self._records_journal):
             if "deleted" in entry:
                 latest.pop(str(entry["deleted"]), None)
@@ -480,6 +455,8 @@ class Store:
 
     def compact_copies(self) -> None:
         """Rewrite the journals with only the latest entry per key (``verify --repair``)."""
+        if not self.index.keeps_copies:
+            return
         records = self._copies()
         lines = []
         for record in records.values():
@@ -495,43 +472,43 @@ class Store:
         ]
         atomic_write(self._artifacts_journal, ("\n".join(lines) + "\n" if lines else "").encode())
 
-    def _restore(self, record: Record) -> None:
+    def _restore(self, record: Record, project: str | None = None) -> None:
         """Write ``record`` (from its copy) back into the index, as it was."""
         value_json = canonical_json(record.value)
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO records (key, kind, schema_version, status, backend, label,"
-                " fields, value, checksum, created_at, updated_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record.key,
-                    record.kind,
-                    record.schema_version,
-                    record.status,
-                    record.backend,
-                    record.label,
-                    canonical_json(record.fields),
-                    value_json,
-                    sha256_text(value_json),
-                    record.created_at,
-                    record.updated_at,
-                    record.expires_at,
-                ),
-            )
+        args = (
+            record.key,
+            record.kind,
+            record.schema_version,
+            record.status,
+            record.backend,
+            record.label,
+            canonical_json(record.fields),
+            value_json,
+            sha256_text(value_json),
+            record.created_at,
+            record.updated_at,
+            record.expires_at,
+            project or self.project,
+        )
+        self._tx(lambda conn: conn.execute(_RESTORE_RECORD, args))
 
     def update(
         self, key: str, *, status: str, value: dict[str, Any], expires_at: float | None = None
     ) -> None:
         value_json = canonical_json(value)
-        with self.transaction() as conn:
+        args = (status, value_json, sha256_text(value_json), time.time(), expires_at, key)
+
+        def body(conn: Connection) -> Any:
             conn.execute(
                 "UPDATE records SET status = ?, value = ?, checksum = ?, updated_at = ?,"
                 " expires_at = COALESCE(?, expires_at) WHERE key = ?",
-                (status, value_json, sha256_text(value_json), time.time(), expires_at, key),
+                args,
             )
-            row = conn.execute(
+            return conn.execute(
                 f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,)
             ).fetchone()
+
+        row = self._tx(body)
         if row is not None and row[1] in DURABLE_KINDS:
             self._write_copy(self._decode(row))
 
@@ -595,7 +572,7 @@ class Store:
         copy = self._read_copy(key)
         if copy is not None:
             warnings.warn(
-                f"motools store {self.root}: {exc}; restored it from its copy",
+                f"motools store {self.index.location}: {exc}; restored it from its copy",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -604,7 +581,7 @@ class Store:
             return copy
         if kind == "step":
             warnings.warn(
-                f"motools store {self.root}: {exc}; the step will run again",
+                f"motools store {self.index.location}: {exc}; the step will run again",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -641,7 +618,9 @@ class Store:
                 out.append(self._decode(row))
             except CorruptRecord as exc:
                 warnings.warn(
-                    f"motools store {self.root}: {exc}; skipped", RuntimeWarning, stacklevel=3
+                    f"motools store {self.index.location}: {exc}; skipped",
+                    RuntimeWarning,
+                    stacklevel=3,
                 )
         return out
 
@@ -651,17 +630,22 @@ class Store:
         backend: str | None = None,
         limit: int | None = None,
         *,
+        project: str | None = None,
         status: str | Sequence[str] | None = None,
         since: float | None = None,
         offset: int = 0,
     ) -> list[Record]:
         """Records newest first (by ``updated_at``), filtered and paginated.
 
-        ``status`` is one status or several; ``since`` keeps records updated at or after that
-        time (seconds since the epoch); ``limit``/``offset`` select one page.
+        ``project`` (default: ``MOTOOLS_PROJECT`` when set, else every project; ``"*"`` every
+        project) limits them to one namespace; ``status`` is one status or several; ``since``
+        keeps records updated at or after that time (seconds since the epoch);
+        ``limit``/``offset`` select one page.
         """
         return list(
-            self.iter_records(kind, backend, limit, status=status, since=since, offset=offset)
+            self.iter_records(
+                kind, backend, limit, project=project, status=status, since=since, offset=offset
+            )
         )
 
     def iter_records(
@@ -670,37 +654,33 @@ class Store:
         backend: str | None = None,
         limit: int | None = None,
         *,
+        project: str | None = None,
         status: str | Sequence[str] | None = None,
         since: float | None = None,
         offset: int = 0,
         batch: int = 500,
     ) -> Iterator[Record]:
         """:meth:`records`, decoded ``batch`` rows at a time (memory stays flat)."""
-        where, args = self._filters(kind, backend, status, since)
+        where, args = self._filters(kind, backend, status, since, project)
         sql = f"SELECT {self._COLUMNS} FROM records{where} ORDER BY updated_at DESC"
-        if limit or offset:
-            sql += " LIMIT ? OFFSET ?"
-            args += [int(limit) if limit else -1, int(offset)]
-        try:
-            cursor = self._connect().execute(sql, args)
-            while True:
-                rows = cursor.fetchmany(batch)
-                if not rows:
-                    return
-                yield from self._decode_many(rows)
-        except sqlite3.DatabaseError as exc:
-            raise self._translate(exc) from None
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        if offset:
+            sql += f" OFFSET {int(offset)}"
+        for rows in self.index.stream(sql, args, batch):
+            yield from self._decode_many(rows)
 
     def count_records(
         self,
         kind: str | None = None,
         backend: str | None = None,
         *,
+        project: str | None = None,
         status: str | Sequence[str] | None = None,
         since: float | None = None,
     ) -> int:
         """How many records :meth:`records` would give without a limit."""
-        where, args = self._filters(kind, backend, status, since)
+        where, args = self._filters(kind, backend, status, since, project)
         return int(self._query(f"SELECT COUNT(*) FROM records{where}", args)[0][0])
 
     @staticmethod
@@ -709,9 +689,14 @@ class Store:
         backend: str | None,
         status: str | Sequence[str] | None,
         since: float | None,
+        project: str | None,
     ) -> tuple[str, list[Any]]:
         where: list[str] = []
         args: list[Any] = []
+        wanted_project = project if project is not None else project_filter()
+        if wanted_project and wanted_project != "*":
+            where.append("project = ?")
+            args.append(wanted_project)
         if kind:
             where.append("kind = ?")
             args.append(kind)
@@ -728,8 +713,7 @@ class Store:
         return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def delete(self, key: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM records WHERE key = ?", (key,))
+        self._tx(lambda conn: conn.execute("DELETE FROM records WHERE key = ?", (key,)))
         self._forget_copy(key)
 
     def supersede(self, key: str) -> str | None:
@@ -791,23 +775,41 @@ class Store:
         are serialised just like two processes. A claim whose process died, or that is older
         than ``stale_after`` seconds, is taken over.
         """
-        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+        host, pid = socket.gethostname(), os.getpid()
+        token = f"{host}:{pid}:{uuid.uuid4().hex}"
         now = time.time()
-        with self.transaction() as conn:
+
+        def body(conn: Connection) -> str | None:
+            # The database enforces one claimant: a unique row, inserted if absent...
+            conn.execute(
+                "INSERT INTO claims (key, owner, host, pid, claimed_at) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (key) DO NOTHING",
+                (key, token, host, pid, now),
+            )
             row = conn.execute(
                 "SELECT owner, host, pid, claimed_at FROM claims WHERE key = ?", (key,)
             ).fetchone()
-            if row is not None and not _claim_is_stale(row, now, stale_after):
+            if row is None or row[0] == token:  # ours (also when a retry re-runs this body)
+                return token if row is not None else None
+            if not _claim_is_stale(row, now, stale_after):
                 return None
-            conn.execute(
-                "INSERT OR REPLACE INTO claims (key, owner, host, pid, claimed_at) VALUES (?, ?, ?, ?, ?)",
-                (key, token, socket.gethostname(), os.getpid(), now),
+            # ...or taken over from a dead or stale claimant with a compare-and-swap: of two
+            # machines that both saw it stale, only the one whose UPDATE matched wins.
+            taken = conn.execute(
+                "UPDATE claims SET owner = ?, host = ?, pid = ?, claimed_at = ?"
+                " WHERE key = ? AND owner = ?",
+                (token, host, pid, now, key, row[0]),
             )
-        return token
+            return token if taken.rowcount == 1 else None
+
+        return self._tx(body)
 
     def release_claim(self, key: str, token: str) -> None:
-        with self.transaction() as conn:
-            conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (key, token))
+        self._tx(
+            lambda conn: conn.execute(
+                "DELETE FROM claims WHERE key = ? AND owner = ?", (key, token)
+            )
+        )
 
     def claim_holder(self, key: str) -> str | None:
         rows = self._query("SELECT owner FROM claims WHERE key = ?", (key,))
@@ -834,32 +836,45 @@ class Store:
             "config": config,
             "versions": versions,
             "blob": blob,
+            "made_by": made_by(),
+            "project": self.project,
         }
         if self._insert_artifact(row, replace=replace):
             self._append(self._artifacts_journal, row)
 
     def _insert_artifact(self, row: dict[str, Any], *, replace: bool = False) -> bool:
-        """Insert (or replace) the artifact row; whether anything was written."""
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        with self.transaction() as conn:
-            cursor = conn.execute(
-                f"{verb} INTO artifacts (id, kind, created_at, inputs, config, versions, blob)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    row["id"],
-                    row["kind"],
-                    row["created_at"],
-                    canonical_json(row["inputs"]),
-                    canonical_json(row["config"]),
-                    canonical_json(row["versions"]),
-                    row["blob"],
-                ),
+        """Insert (or, with ``replace``, overwrite) the artifact; whether a row was written."""
+        conflict = (
+            " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, created_at = excluded.created_at,"
+            " inputs = excluded.inputs, config = excluded.config, versions = excluded.versions,"
+            " blob = excluded.blob, made_by = excluded.made_by, project = excluded.project"
+            if replace
+            else " ON CONFLICT (id) DO NOTHING"
+        )
+        args = (
+            row["id"],
+            row["kind"],
+            row["created_at"],
+            canonical_json(row["inputs"]),
+            canonical_json(row["config"]),
+            canonical_json(row["versions"]),
+            row["blob"],
+            row.get("made_by"),
+            row.get("project") or self.project,
+        )
+        cursor = self._tx(
+            lambda conn: conn.execute(
+                "INSERT INTO artifacts (id, kind, created_at, inputs, config, versions, blob,"
+                " made_by, project) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" + conflict,
+                args,
             )
-        return cursor.rowcount > 0
+        )
+        return bool(cursor.rowcount and cursor.rowcount > 0)
 
     def get_artifact(self, artifact_id: str) -> dict[str, Any] | None:
         rows = self._query(
-            "SELECT id, kind, created_at, inputs, config, versions, blob FROM artifacts WHERE id = ?",
+            "SELECT id, kind, created_at, inputs, config, versions, blob, made_by, project"
+            " FROM artifacts WHERE id = ?",
             (artifact_id,),
         )
         if not rows:
@@ -873,6 +888,8 @@ class Store:
             "config": json.loads(row[4]),
             "versions": json.loads(row[5]),
             "blob": row[6],
+            "made_by": row[7],
+            "project": row[8],
         }
 
     def find_artifacts(self, prefix: str) -> list[str]:
@@ -901,8 +918,10 @@ class Store:
         }
         now = time.time()
         in_flight = ", ".join(f"'{s}'" for s in IN_FLIGHT_STATUSES)
-        gone: list[str] = []
-        with self.transaction() as conn:
+
+        def body(conn: Connection) -> list[str]:
+            gone: list[str] = []
+            removed["claims"] = 0
             if drop_failed:
                 gone += [
                     r[0]
@@ -930,13 +949,16 @@ class Store:
                     f"DELETE FROM records WHERE updated_at < ? AND status NOT IN ({in_flight})",
                     (cutoff,),
                 )
-            removed["records"] = len(gone)
             for row in conn.execute(
                 "SELECT key, owner, host, pid, claimed_at FROM claims"
             ).fetchall():
                 if _claim_is_stale(row[1:], now, 600.0):
-                    conn.execute("DELETE FROM claims WHERE key = ?", (row[0],))
+                    conn.execute("DELETE FROM claims WHERE key = ? AND owner = ?", (row[0], row[1]))
                     removed["claims"] += 1
+            return gone
+
+        gone = self._tx(body)
+        removed["records"] = len(gone)
         for key in gone:
             self._forget_copy(key)
         referenced: set[str] = set()
@@ -944,14 +966,11 @@ class Store:
             referenced.update(_blob_refs(value))
         for (blob,) in self._query("SELECT blob FROM artifacts WHERE blob IS NOT NULL"):
             referenced.add(blob)
-        if self.blob_dir.is_dir():
-            for path in self.blob_dir.glob("*/*"):
-                if path.name.startswith(".") and path.name.endswith(".tmp"):  # an interrupted write
-                    path.unlink(missing_ok=True)
-                    removed["temp_files"] += 1
-                elif path.name not in referenced:
-                    path.unlink(missing_ok=True)
-                    removed["blobs"] += 1
+        removed["temp_files"] = self.blobs.remove_temp_files()
+        for digest in list(self.blobs.digests()):
+            if digest not in referenced:
+                self.blobs.delete(digest)
+                removed["blobs"] += 1
         return removed
 
     # -- verification and repair ------------------------------------------------------------
@@ -971,7 +990,8 @@ class Store:
             "fixed": [],
             "index_rebuilt": False,
         }
-        if self.index_path.exists() and not _looks_like_sqlite(self.index_path):
+        sqlite = isinstance(self.index, SqliteIndex)
+        if sqlite and self.index_path.exists() and not looks_like_sqlite(self.index_path):
             report["problems"].append(f"{self.index_path}: not a SQLite database")
             if repair:
                 self._rebuild_damaged("its header is not a SQLite database header")
@@ -979,13 +999,10 @@ class Store:
                 report["fixed"].append(f"rebuilt {self.index_path} from the copies")
             else:
                 return report
-        try:
-            ok = self._query("PRAGMA quick_check")[0][0]
-        except StoreError as exc:
-            ok = str(exc)
+        ok = self.index.integrity()
         if ok != "ok":
-            report["problems"].append(f"{self.index_path}: {ok}")
-            if not repair:
+            report["problems"].append(f"{self.index.location}: {ok}")
+            if not repair or not sqlite:
                 return report
             self._rebuild_damaged(ok)
             report["index_rebuilt"] = True
@@ -1009,7 +1026,7 @@ class Store:
                         + (" -- check its job at the provider" if kind == "training" else "")
                     )
                 continue
-            if kind in DURABLE_KINDS:
+            if kind in DURABLE_KINDS and self.index.keeps_copies:
                 copy = copies.get(key)
                 if copy is None or copy.to_dict() != record.to_dict():
                     report["problems"].append(f"record {key[:12]}: copy missing or stale")
@@ -1017,14 +1034,13 @@ class Store:
                         self._write_copy(record)
                         report["fixed"].append(f"record {key[:12]}: copy rewritten")
         bad_blobs: set[str] = set()
-        if self.blob_dir.is_dir():
-            for path in self.blob_dir.glob("*/*"):
-                if path.name.startswith("."):
-                    continue
-                report["blobs"] += 1
-                if not self.blob_ok(path.name):
-                    bad_blobs.add(path.name)
-                    report["problems"].append(f"blob {path.name[:12]} fails its checksum ({path})")
+        for digest in self.blobs.digests():
+            report["blobs"] += 1
+            if not self.blob_ok(digest, fresh=True):
+                bad_blobs.add(digest)
+                report["problems"].append(
+                    f"blob {digest[:12]} fails its checksum ({self.blobs.where(digest)})"
+                )
         if repair and bad_blobs:
             self._drop_blobs(bad_blobs, report)
         if repair:
@@ -1033,7 +1049,7 @@ class Store:
 
     def _drop_blobs(self, digests: set[str], report: dict[str, Any]) -> None:
         for digest in digests:
-            self.blob_path(digest).unlink(missing_ok=True)
+            self.blobs.delete(digest)
             report["fixed"].append(f"blob {digest[:12]}: deleted (it will be recomputed)")
         for row in self._query(f"SELECT {self._COLUMNS} FROM records"):
             if _blob_refs(row[7]) & digests and row[1] != "training":
@@ -1043,16 +1059,22 @@ class Store:
             "SELECT id, blob FROM artifacts WHERE blob IS NOT NULL"
         ):
             if blob in digests:
-                with self.transaction() as conn:
-                    conn.execute("DELETE FROM artifacts WHERE id = ?", (artifact_id,))
+                self._tx(
+                    lambda conn, a=artifact_id: conn.execute(
+                        "DELETE FROM artifacts WHERE id = ?", (a,)
+                    )
+                )
                 self._append(self._artifacts_journal, {"deleted": artifact_id})
                 report["fixed"].append(f"artifact {artifact_id[:40]}: dropped with its blob")
 
     def rebuild_index(self) -> dict[str, int]:
         """Create a fresh index from the copies (training/eval records and artifacts)."""
-        self.close()
-        with self._init_lock:
-            self._initialised = False
+        if not isinstance(self.index, SqliteIndex):
+            raise StoreError(
+                f"{self.index.location} is not rebuilt from copies: restore the database "
+                "from its backups"
+            )
+        self.index.reset()
         counts = {"records": 0, "artifacts": 0}
         for record in self._copies().values():
             self._restore(record)
@@ -1066,6 +1088,8 @@ class Store:
 
     def _artifact_copies(self) -> dict[str, dict[str, Any]]:
         latest: dict[str, dict[str, Any]] = {}
+        if not self.index.keeps_copies:
+            return latest
         for entry in self._journal(self._artifacts_journal):
             if "deleted" in entry:
                 latest.pop(str(entry["deleted"]), None)
@@ -1090,18 +1114,38 @@ class Store:
         )
 
 
-def _looks_like_sqlite(path: Path) -> bool:
+def made_by() -> str:
+    """``user@host``: who made an artifact (recorded in provenance)."""
     try:
-        with path.open("rb") as fh:
-            header = fh.read(16)
-    except OSError:
-        return True  # unreadable for another reason: let sqlite say why
-    return header == b"SQLite format 3\x00" or header == b""
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
 
 
-def _is_read_only_error(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "readonly" in text or "read-only" in text or "unable to open database" in text
+_RECORD_COLUMNS = (
+    "key, kind, schema_version, status, backend, label, fields, value, checksum,"
+    " created_at, updated_at, expires_at, project"
+)
+#: Insert or replace a record, keeping its first ``created_at`` and its project.
+_UPSERT_RECORD = (
+    f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET kind = excluded.kind,"
+    " schema_version = excluded.schema_version, status = excluded.status,"
+    " backend = excluded.backend, label = excluded.label, fields = excluded.fields,"
+    " value = excluded.value, checksum = excluded.checksum, updated_at = excluded.updated_at,"
+    " expires_at = excluded.expires_at"
+)
+#: Write a record back exactly as it was (from a copy, a move, or another store).
+_RESTORE_RECORD = (
+    f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (key) DO UPDATE SET kind = excluded.kind,"
+    " schema_version = excluded.schema_version, status = excluded.status,"
+    " backend = excluded.backend, label = excluded.label, fields = excluded.fields,"
+    " value = excluded.value, checksum = excluded.checksum, created_at = excluded.created_at,"
+    " updated_at = excluded.updated_at, expires_at = excluded.expires_at,"
+    " project = excluded.project"
+)
 
 
 def _blob_refs(value_json: str) -> set[str]:
@@ -1130,13 +1174,22 @@ def _claim_is_stale(row: tuple[Any, ...], now: float, stale_after: float) -> boo
     return False
 
 
-_STORES: dict[Path, Store] = {}
+_STORES: dict[tuple[Path, StoreLocation, str], Store] = {}
 
 
 def open_store(root: str | os.PathLike[str] | None = None) -> Store:
-    """The shared :class:`Store` for ``root`` (default: :func:`motools.home`)."""
+    """The shared :class:`Store` for the home ``root`` (default: :func:`motools.home`),
+    with the index and blobs ``MOTOOLS_STORE`` / ``MOTOOLS_BLOBS`` or ``motools.toml`` name."""
     path = (Path(root).expanduser() if root is not None else home()).resolve()
-    store = _STORES.get(path)
+    cache_key = (path, resolve_location(path), current_project())
+    store = _STORES.get(cache_key)
     if store is None:
-        store = _STORES[path] = Store(path)
+        store = _STORES[cache_key] = Store(path)
     return store
+
+
+def close_stores() -> None:
+    """Close every store :func:`open_store` handed out (their connections and pools)."""
+    while _STORES:
+        _key, store = _STORES.popitem()
+        store.close()

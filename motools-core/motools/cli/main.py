@@ -67,6 +67,17 @@ def statuses(text: str) -> str:
     return text
 
 
+def project_name(text: str) -> str:
+    """An argparse type: a project name (letters, digits, ``._-``), or ``*`` for every one."""
+    import re
+
+    if text != "*" and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", text):
+        raise argparse.ArgumentTypeError(
+            f"expected a project name (letters, digits, '.', '_', '-') or '*', got {text!r}"
+        )
+    return text
+
+
 def non_negative_float(text: str) -> float:
     """An argparse type: a number of at least 0."""
     try:
@@ -131,6 +142,11 @@ def listing_args(parser: argparse.ArgumentParser) -> None:
         "--json", action="store_true", help="one JSON array (written as it is read)"
     )
     parser.add_argument("--jsonl", action="store_true", help="one JSON object per line")
+    parser.add_argument(
+        "--project",
+        type=project_name,
+        help="only this project's records (default: $MOTOOLS_PROJECT if set; '*' for all)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -301,6 +317,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("id", help="eval/training key (prefix), model id, job id or artifact id")
     p.add_argument("--json", action="store_true")
+
+    T = "motools.cli.team_commands"
+    store = sub.add_parser(
+        "store",
+        help="which store motools uses (local SQLite, or a team's PostgreSQL + S3)",
+        description="which store motools uses (local SQLite, or a team's PostgreSQL + S3)",
+    )
+    store_sub = store.add_subparsers(dest="store_command", metavar="SUBCOMMAND", required=True)
+    p = _add(store_sub, "info", f"{T}:cmd_store_info", "where the index and blobs are, schema")
+    p.add_argument("--json", action="store_true")
+    p = _add(
+        store_sub,
+        "use",
+        f"{T}:cmd_store_use",
+        "point this home at a store (writes motools.toml; `sqlite` for the local one)",
+    )
+    p.add_argument("url", help="postgresql://user@host:port/db (no password), or sqlite")
+    p.add_argument("--blobs", help="s3://bucket/prefix or a shared folder")
+    p = _add(store_sub, "init", f"{T}:cmd_store_init", "create or upgrade a store's schema")
+    p.add_argument("url", help="postgresql://user@host:port/db, or sqlite")
+    p.add_argument("--blobs", help="s3://bucket/prefix or a shared folder")
+    p.add_argument("--json", action="store_true")
+    for name, what in (
+        ("push", "copy the local store into a team store"),
+        ("pull", "copy a team store into the local one"),
+    ):
+        p = _add(
+            store_sub,
+            name,
+            f"{T}:cmd_store_{name}",
+            f"{what} (idempotent, resumable, every blob verified)",
+        )
+        p.add_argument("url", help="postgresql://user@host:port/db (no password)")
+        p.add_argument("--blobs", help="the team store's blobs: s3://bucket/prefix or a folder")
+        p.add_argument("--json", action="store_true")
 
     Z = "motools.cli.zoo_commands"
     zoo = sub.add_parser(

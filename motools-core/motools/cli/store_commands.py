@@ -150,6 +150,7 @@ def _listing(args: argparse.Namespace, kind: str | None) -> tuple[Any, dict[str,
         raise MotoolsError("--limit and --offset must be 0 or more")
     filters: dict[str, Any] = {
         "kind": kind,
+        "project": vars(args).get("project"),
         "status": [s.strip() for s in args.status.split(",") if s.strip()] if args.status else None,
         "since": _since(args.since),
     }
@@ -306,7 +307,7 @@ def cmd_cache_verify(args: argparse.Namespace) -> int:
         print_json(report)
     else:
         print(
-            f"checked {report['records']} records and {report['blobs']} blobs in {store.root}: "
+            f"checked {report['records']} records and {report['blobs']} blobs in {store.location}: "
             f"{len(report['problems'])} problem(s)"
         )
         for problem in report["problems"]:
@@ -437,6 +438,8 @@ def cmd_provenance(args: argparse.Namespace) -> int:
             print(
                 f"{pad}    versions: {', '.join(f'{k} {v}' for k, v in artifact['versions'].items())}"
             )
+        if artifact.get("made_by"):
+            print(f"{pad}    made by: {artifact['made_by']} (project {artifact.get('project')})")
         if artifact.get("blob_path"):
             print(f"{pad}    bytes: {artifact['blob_path']}")
     return 0
