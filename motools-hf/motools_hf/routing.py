@@ -3,7 +3,8 @@
 An id is ``hf/{adapter folder}`` (or ``hf/{model folder or hub id}``): Inspect's ``hf``
 provider loads the folder (transformers attaches a peft adapter and loads the base it names)
 and its tokenizer. With vllm installed and a GPU present, ``vllm/{base}`` with the adapter as a
-LoRA module is used instead.
+LoRA adapter is used instead (Inspect's ``vllm/{base}:{adapter}`` form, which starts a vLLM
+server with LoRA enabled).
 """
 
 from __future__ import annotations
@@ -29,8 +30,5 @@ def inspect_route(model_id: str) -> str | dict[str, Any]:
     if config.is_file() and _vllm_usable():
         base = json.loads(config.read_text()).get("base_model_name_or_path")
         if base:
-            return {
-                "model": f"vllm/{base}",
-                "model_args": {"enable_lora": True, "lora_modules": f"adapter={target}"},
-            }
+            return {"model": f"vllm/{base}:{target}", "model_args": {}}
     return {"model": model_id, "model_args": {}}
