@@ -59,14 +59,21 @@ def kind_of(spec: str) -> str:
 
 
 def canonical(spec: str) -> str:
-    """The base model as recorded in run state: absolute paths for local files."""
+    """The base model as a run records it: a hub id, or a local folder (absolute).
+
+    A GGUF file is dequantised into a local folder first (once; see :func:`local_base`),
+    so that everything downstream -- the worker, the adapter's base, evaluation -- loads a
+    plain Hugging Face folder offline.
+    """
     kind = kind_of(spec)
     if kind == "hub":
         return spec
     path = Path(spec).expanduser().resolve()
-    if kind == "gguf" and not path.is_file():
-        raise ValidationError(f"base model {spec!r}: GGUF file not found")
-    if kind == "dir" and not (path / "config.json").is_file():
+    if kind == "gguf":
+        if not path.is_file():
+            raise ValidationError(f"base model {spec!r}: GGUF file not found")
+        return local_base(str(path))
+    if not (path / "config.json").is_file():
         raise ValidationError(f"base model folder {spec!r} has no config.json")
     return str(path)
 
@@ -76,6 +83,13 @@ def load_tokenizer(spec: str) -> Any:
     with _LOCK:
         if spec in _TOKENIZERS:
             return _TOKENIZERS[spec]
+    tok = _load_tokenizer(spec)
+    with _LOCK:
+        _TOKENIZERS[spec] = tok
+    return tok
+
+
+def _load_tokenizer(spec: str) -> Any:
     from transformers import AutoTokenizer
 
     kind = kind_of(spec)
@@ -95,8 +109,6 @@ def load_tokenizer(spec: str) -> Any:
         raise ValidationError(f"base model {spec!r}: tokenizer has no chat template")
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    with _LOCK:
-        _TOKENIZERS[spec] = tok
     return tok
 
 
@@ -125,9 +137,13 @@ def local_base(spec: str, *, home: Path | None = None) -> str:
     from transformers import AutoModelForCausalLM
 
     model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
+    # The weights are dequantised already: save them as a plain float model.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}"
     model.save_pretrained(tmp)
-    load_tokenizer(spec).save_pretrained(tmp)
+    _load_tokenizer(spec).save_pretrained(tmp)
     (tmp / "SOURCE").write_text(f"dequantised from {path.name}\n")
     try:
         os.rename(tmp, target)
