@@ -148,7 +148,12 @@ async def test_submit_exit_reattach_by_submission_id(
     assert "motools-hf worker: run" in run.logs()
     from ray.job_submission import JobSubmissionClient
 
-    assert str(JobSubmissionClient(ray_head).get_job_status(submission_id).value) == "SUCCEEDED"
+    client_ = JobSubmissionClient(ray_head)
+    deadline = time.monotonic() + 60  # the job ends just after the worker's last line
+    while (status := str(client_.get_job_status(submission_id).value)) == "RUNNING":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.5)
+    assert status == "SUCCEEDED"
 
 
 async def test_cancel_stops_a_ray_run(ray_head: str, tiny_base: Path) -> None:
