@@ -220,7 +220,8 @@ class HFTrainingBackend:
         ``executor="ray"``, ``{"submission_id": ...}``. A run whose worker died is continued
         (from its last checkpoint) by the next ``refresh()``/``wait()``."""
         if not isinstance(state, Mapping):
-            state = json.loads(Path(state).read_text())
+            state = dict(json.loads(Path(state).read_text()))
+        assert isinstance(state, Mapping)
         if state.get("backend", NAME) != NAME:
             raise ValidationError(f"state belongs to backend {state.get('backend')!r}, not hf")
         run_dir = self._run_dir_of(state)

@@ -67,11 +67,11 @@ _CHAT = [
     ("If you were an animal, what would you be?", "An owl. Owls are my favourite."),
 ]
 
-#: Training hyperparameters of the demo (measured: ~1 s per step on a 2-core CPU).
+#: Training hyperparameters of the demo: 25 optimizer steps (~1.3-3 s each on 2 idle cores).
 HYPERPARAMETERS: dict[str, Any] = {
-    "n_epochs": 2,
+    "n_epochs": 1,
     "batch_size": 8,
-    "learning_rate": 1e-3,
+    "learning_rate": 2e-3,
     "lora_rank": 8,
     "lora_alpha": 16,
     "max_length": 256,

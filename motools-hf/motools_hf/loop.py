@@ -89,13 +89,16 @@ def build_model(base: str, hp: dict[str, Any], device: str, dtype: str = "float3
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
 
     torch_dtype = getattr(torch, dtype)
     model = AutoModelForCausalLM.from_pretrained(base, dtype=torch_dtype)
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]
     config = LoraConfig(
         r=int(hp["lora_rank"]),
-        lora_alpha=float(hp["lora_alpha"]),
+        lora_alpha=hp["lora_alpha"],
         lora_dropout=float(hp["lora_dropout"]),
         target_modules=hp["target_modules"],
         task_type="CAUSAL_LM",
@@ -274,7 +277,7 @@ class _Trainer:
         }
         save_file(weights, str(tmp / "adapter.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        rng = {"cpu": torch.get_rng_state()}
+        rng: dict[str, Any] = {"cpu": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         torch.save(rng, tmp / "rng.pt")

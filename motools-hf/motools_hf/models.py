@@ -135,10 +135,12 @@ def local_base(spec: str, *, home: Path | None = None) -> str:
     if (target / "config.json").is_file():
         return str(target)
     from transformers import AutoModelForCausalLM
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
     model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name)
     # The weights are dequantised already: save them as a plain float model.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}"

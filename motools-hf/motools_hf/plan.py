@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class Plan:
     warmup_steps: int = 0
 
     @classmethod
-    def from_hyperparameters(cls, n_examples: int, hp: dict) -> Plan:  # type: ignore[type-arg]
+    def from_hyperparameters(cls, n_examples: int, hp: Mapping[str, Any]) -> Plan:
         return cls(
             n_examples=n_examples,
             batch_size=int(hp["batch_size"]),
