@@ -133,14 +133,17 @@ def summed_loss(model: Any, batch: dict[str, Any]) -> Any:
     """Summed next-token cross-entropy over the labelled positions."""
     import torch.nn.functional as F
 
+    import torch
+
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    shift_logits = logits[:, :-1, :].float()
-    shift_labels = batch["labels"][:, 1:]
+    if logits.dtype != torch.float32:
+        logits = logits.float()
+    # Shift the labels, not the logits: a view of the logits would be copied (vocab-sized).
+    labels = batch["labels"]
+    targets = torch.full_like(labels, IGNORE)
+    targets[:, :-1] = labels[:, 1:]
     return F.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)),
-        shift_labels.reshape(-1),
-        ignore_index=IGNORE,
-        reduction="sum",
+        logits.view(-1, logits.size(-1)), targets.view(-1), ignore_index=IGNORE, reduction="sum"
     )
 
 
