@@ -18,8 +18,9 @@ tokenizer, and the wheels the GPU image lacks) and prints the one command to run
 uses ``--base .bench-hf/smollm2 --random-init`` (random weights, the same architecture: the
 same speed).
 
-The motools side is the backend's own loop (``executor="inline"``), timed from the per-step
-``seconds`` of its event log; trl's from a callback around each optimizer step. Both run in
+The motools side is the backend's default detached worker (``executor="local"``), timed from
+the per-step ``seconds`` of its event log (so process start and model load are not counted,
+as for trl), its peak RSS the worker's; trl's from a callback around each optimizer step. Both run in
 float32 on CPU; ``--dtype bfloat16`` applies to both on CUDA.
 """
 
@@ -144,19 +145,25 @@ def run_motools(args: argparse.Namespace, base: str) -> dict[str, Any]:
         "grad_clip_norm": 1.0,
     }
     backend = HFTrainingBackend(
-        executor="inline", device=args.device, dtype=args.dtype, threads=args.threads
+        executor="local", device=args.device, dtype=args.dtype, threads=args.threads
     )
 
     async def go() -> Any:
         run = await backend.train(JSONLDataset(data), base, hp)
         await run.wait(timeout=3600)
+        for proc in backend.executor().processes.values():
+            proc.wait()  # reaped: its peak RSS counts in RUSAGE_CHILDREN
         return run
 
     run = asyncio.run(go())
     timed = [e for e in run.loss_curve if e["step"] >= args.warmup]
     seconds = sum(e["seconds"] for e in timed)
     tokens = sum(e["tokens"] for e in timed)
-    return {"steps": len(timed), "seconds": seconds, "tokens": tokens}
+    out = {"steps": len(timed), "seconds": seconds, "tokens": tokens}
+    for event in run.events():
+        if event["type"] == "memory":  # the worker's peak CUDA memory
+            out.update(peak_cuda_mb=event["peak_cuda_mb"], gpu=event["gpu"])
+    return out
 
 
 def run_trl(args: argparse.Namespace, base: str) -> dict[str, Any]:
@@ -228,7 +235,10 @@ def child(args: argparse.Namespace) -> None:
     base = base_dir(Path(args.home), args)
     result = run_motools(args, base) if args.side == "motools" else run_trl(args, base)
     result["peak_rss_mb"] = rss_mb()
-    if args.device.startswith("cuda"):
+    if args.side == "motools":  # the training ran in the worker process
+        worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        result["peak_rss_mb"] = max(result["peak_rss_mb"], worker)
+    if args.device.startswith("cuda") and args.side == "trl":
         import torch
 
         result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20

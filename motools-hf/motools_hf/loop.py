@@ -131,9 +131,8 @@ def collate(items: list[Rendered], pad_id: int, device: str) -> dict[str, Any]:
 
 def summed_loss(model: Any, batch: dict[str, Any]) -> Any:
     """Summed next-token cross-entropy over the labelled positions."""
-    import torch.nn.functional as F
-
     import torch
+    import torch.nn.functional as F
 
     logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     if logits.dtype != torch.float32:
@@ -262,6 +261,9 @@ class _Trainer:
                 self.checkpoint(model, optimizer, step)
             return self.finish(CANCELLED)
         self.save_adapter(model, tokenizer, adapter_dir)
+        if device.startswith("cuda"):
+            peak = torch.cuda.max_memory_allocated() / 2**20
+            self.event("memory", peak_cuda_mb=peak, gpu=torch.cuda.get_device_name())
         state["model_id"] = model_id_for(adapter_dir)
         state["epoch"] = plan.n_epochs
         return self.finish(SUCCEEDED)
