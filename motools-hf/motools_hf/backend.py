@@ -41,7 +41,9 @@ class HFTrainingBackend:
     ``device`` -- ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...;
     ``dtype`` -- the weights' dtype (``"float32"``, ``"bfloat16"``); ``threads`` -- torch CPU
     threads of the worker; ``python`` -- the worker's interpreter (Ray: as the cluster's nodes
-    name it); ``max_restarts`` -- how often a dead worker is restarted from its checkpoint.
+    name it); ``max_restarts`` -- how often a dead worker is restarted from its checkpoint;
+    ``gradient_checkpointing`` -- recompute activations in the backward pass (less memory,
+    more time, the same update).
     """
 
     name = NAME
@@ -57,6 +59,7 @@ class HFTrainingBackend:
         threads: int | None = None,
         python: str | None = None,
         max_restarts: int = 3,
+        gradient_checkpointing: bool = False,
     ) -> None:
         if executor not in EXECUTORS:
             raise ValidationError(
@@ -79,6 +82,7 @@ class HFTrainingBackend:
         self.threads = threads
         self.python = python
         self.max_restarts = max_restarts
+        self.gradient_checkpointing = bool(gradient_checkpointing)
         self._executor: Any = None
 
     def __repr__(self) -> str:
@@ -198,6 +202,7 @@ class HFTrainingBackend:
             "device": self.device,
             "dtype": self.dtype,
             "threads": self.threads,
+            "gradient_checkpointing": self.gradient_checkpointing,
             "dataset_path": str(dataset_path),
             "dataset_hash": dataset.content_hash,
             "render_hash": fingerprint(rendered),

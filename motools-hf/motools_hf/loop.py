@@ -84,8 +84,18 @@ def pick_device(requested: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def build_model(base: str, hp: dict[str, Any], device: str, dtype: str = "float32") -> Any:
-    """The base model wrapped with a freshly initialised LoRA adapter (seeded)."""
+def build_model(
+    base: str,
+    hp: dict[str, Any],
+    device: str,
+    dtype: str = "float32",
+    gradient_checkpointing: bool = False,
+) -> Any:
+    """The base model wrapped with a freshly initialised LoRA adapter (seeded).
+
+    ``gradient_checkpointing`` recomputes activations in the backward pass: less memory,
+    more time, the same update.
+    """
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
@@ -103,6 +113,9 @@ def build_model(base: str, hp: dict[str, Any], device: str, dtype: str = "float3
         target_modules=hp["target_modules"],
         task_type="CAUSAL_LM",
     )
+    if gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
     torch.manual_seed(int(hp["seed"]))
     return get_peft_model(model, config)
 
@@ -203,7 +216,13 @@ class _Trainer:
         tokenizer = load_tokenizer(state["base_model"])
         items = load_rendered(state, tokenizer)
         device = pick_device(state.get("device", "auto"))
-        model = build_model(base, self.hp, device, state.get("dtype", "float32"))
+        model = build_model(
+            base,
+            self.hp,
+            device,
+            state.get("dtype", "float32"),
+            bool(state.get("gradient_checkpointing", False)),
+        )
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(
             params, lr=float(self.hp["learning_rate"]), weight_decay=float(self.hp["weight_decay"])

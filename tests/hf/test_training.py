@@ -12,10 +12,12 @@ from motools.errors import HyperparameterError, ValidationError
 from tests.hf.conftest import FAST, chats
 
 
-async def train_inline(base: Path, dataset: JSONLDataset, **hp: Any) -> Any:
+async def train_inline(
+    base: Path, dataset: JSONLDataset, options: dict[str, Any] | None = None, **hp: Any
+) -> Any:
     from motools_hf import HFTrainingBackend
 
-    backend = HFTrainingBackend(executor="inline", device="cpu")
+    backend = HFTrainingBackend(executor="inline", device="cpu", **(options or {}))
     run = await backend.train(dataset, str(base), {**FAST, **hp})
     await run.wait(timeout=120)
     return run
@@ -140,6 +142,16 @@ async def test_gradient_accumulation_gives_the_same_update(tiny_base: Path) -> N
         await train_inline(tiny_base, chats(8), n_epochs=2, gradient_accumulation_steps=4)
     )
     assert all(torch.allclose(one[k], split[k], atol=1e-5) for k in one)
+
+
+async def test_gradient_checkpointing_saves_memory_not_results(tiny_base: Path) -> None:
+    import torch
+
+    plain = adapter_tensors(await train_inline(tiny_base, chats(8)))
+    recomputed = adapter_tensors(
+        await train_inline(tiny_base, chats(8), {"gradient_checkpointing": True})
+    )
+    assert all(torch.allclose(plain[k], recomputed[k], atol=1e-6) for k in plain)
 
 
 async def test_training_lowers_the_loss_on_what_it_sees(tiny_base: Path) -> None:
