@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Prepare bench/hf_train.py for a GPU machine without network (Python 3.12, torch,
 # transformers, peft, accelerate, pandas, pyarrow already there): SmolLM2's config and
-# tokenizer (no weights) and the wheels that image lacks, under .bench-hf/ (git-ignored
-# through .git/info/exclude). Prints the command to run there.
+# tokenizer (no weights) and the wheels that image lacks (4.6 MB), under .bench-hf/ (git-ignored
+# through .git/info/exclude). Prints the command to run there. datasets 5.2 (for trl) needs
+# pyarrow>=24; if the image's pyarrow is older, the trl side fails and the motools side is
+# still measured (a cp312 pyarrow wheel is ~53 MB: it fits the 64 MiB carry only just).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=.bench-hf

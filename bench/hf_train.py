@@ -319,15 +319,15 @@ def main() -> None:
         out = subprocess.run(cmd, capture_output=True, text=True)
         line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
         if line is None:
-            print(out.stdout[-3000:], out.stderr[-3000:])
-            raise SystemExit(f"{side} run failed")
+            print(f"{side} run failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+            continue
         r = results[side] = json.loads(line[len("RESULT ") :])
         extra = f", peak CUDA {r['peak_cuda_mb']:.0f} MB on {r['gpu']}" if "gpu" in r else ""
         print(
             f"{side:8s} {r['steps'] / r['seconds']:.3f} steps/s  "
             f"{r['tokens'] / r['seconds']:.0f} tokens/s  peak RSS {r['peak_rss_mb']:.0f} MB{extra}"
         )
-    if "trl" in results:
+    if "trl" in results and "motools" in results:
         m, b = results["motools"], results["trl"]
         ratio = (m["steps"] / m["seconds"]) / (b["steps"] / b["seconds"])
         print(f"ratio motools/trl (steps/s): {ratio:.2f} (target >= 1.0)")
