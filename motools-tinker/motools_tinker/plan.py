@@ -1,65 +1,19 @@
-"""The deterministic shape of a run: which examples each step trains on, and its learning rate.
-
-Step ``s`` belongs to epoch ``s // steps_per_epoch``; each epoch visits every example once in
-an order drawn from ``(seed, epoch)``, cut into batches of ``batch_size`` (the last batch of an
-epoch may be smaller: no example is dropped). Everything is a pure function of the step, so a
-resumed run continues at exactly the next batch.
-"""
+"""The step plan of a tinker run: core's :class:`motools.training.plan.Plan` with this
+backend's own shuffle stream (the data order of runs started before the move is kept)."""
 
 from __future__ import annotations
 
-import math
-import random
 from dataclasses import dataclass
-from functools import lru_cache
+
+from motools.training.plan import Plan as _CorePlan
+from motools.training.plan import micro_batches
+
+ORDER_KEY = "motools-tinker"
 
 
 @dataclass(frozen=True)
-class Plan:
-    n_examples: int
-    batch_size: int
-    n_epochs: int
-    seed: int
-    learning_rate: float
-    lr_schedule: str = "constant"
-    warmup_steps: int = 0
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.n_examples / self.batch_size)
-
-    @property
-    def total_steps(self) -> int:
-        return self.steps_per_epoch * self.n_epochs
-
-    def epoch_of(self, step: int) -> int:
-        return step // self.steps_per_epoch
-
-    def order(self, epoch: int) -> tuple[int, ...]:
-        return _order(self.n_examples, self.seed, epoch)
-
-    def batch(self, step: int) -> tuple[int, ...]:
-        """Indices of the examples step ``step`` trains on."""
-        if not 0 <= step < self.total_steps:
-            raise IndexError(f"step {step} outside the plan's 0..{self.total_steps - 1}")
-        epoch, index = divmod(step, self.steps_per_epoch)
-        start = index * self.batch_size
-        return self.order(epoch)[start : start + self.batch_size]
-
-    def lr(self, step: int) -> float:
-        """Learning rate of ``step``: linear warm-up, then constant or linear decay to 0."""
-        factor = 1.0
-        if self.warmup_steps and step < self.warmup_steps:
-            factor = (step + 1) / self.warmup_steps
-        elif self.lr_schedule == "linear":
-            remaining = self.total_steps - step
-            span = max(self.total_steps - self.warmup_steps, 1)
-            factor = remaining / span
-        return self.learning_rate * factor
+class Plan(_CorePlan):
+    order_key: str = ORDER_KEY
 
 
-@lru_cache(maxsize=8)
-def _order(n: int, seed: int, epoch: int) -> tuple[int, ...]:
-    order = list(range(n))
-    random.Random(f"motools-tinker:{seed}:{epoch}").shuffle(order)
-    return tuple(order)
+__all__ = ["ORDER_KEY", "Plan", "micro_batches"]
