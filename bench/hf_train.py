@@ -167,7 +167,7 @@ def run_motools(args: argparse.Namespace, base: str) -> dict[str, Any]:
         "step_seconds": [e["seconds"] for e in timed],
         "step_tokens": [e["tokens"] for e in timed],
     }
-    for event in run.events():
+    for event in run.read_events():
         if event["type"] == "memory":  # the worker's peak CUDA memory
             out.update(peak_cuda_mb=event["peak_cuda_mb"], gpu=event["gpu"])
     return out

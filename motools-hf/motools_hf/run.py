@@ -84,12 +84,16 @@ class HFTrainingRun(TrainingRun):
         path = self.run_dir / runstate.ADAPTER
         return path if self.status == "succeeded" and path.is_dir() else None
 
-    def events(self) -> list[dict[str, Any]]:
+    def read_events(self) -> list[dict[str, Any]]:
+        """The run's event log as it is now (steps with loss, checkpoints, restarts...)."""
         return runstate.read_events(self.run_dir)
+
+    async def events(self) -> list[dict[str, Any]]:
+        return self.read_events()
 
     @property
     def loss_curve(self) -> list[dict[str, Any]]:
-        return runstate.loss_curve(self.events())
+        return runstate.loss_curve(self.read_events())
 
     @property
     def metrics(self) -> dict[str, Any]:

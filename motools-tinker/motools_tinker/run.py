@@ -250,6 +250,10 @@ class TinkerTrainingRun(TrainingRun):
     def loss_curve(self) -> list[dict[str, Any]]:
         return [point.model_dump() for point in self._state.loss_curve]
 
+    async def events(self) -> list[dict[str, Any]]:
+        """One ``step`` event per optimizer step (its loss), from the run's state file."""
+        return [{"type": "step", **point} for point in self.loss_curve]
+
     @property
     def metrics(self) -> dict[str, Any]:
         curve = self.loss_curve

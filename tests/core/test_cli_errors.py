@@ -148,6 +148,7 @@ CASES: list[tuple[list[str], int, str]] = [
     (["runs", "--bogus"], 2, "unrecognized arguments"),
     (["runs", "wait", "nosuchrun"], 1, "no cache entry or run matches 'nosuchrun'"),
     (["runs", "cancel", "nosuchrun"], 1, "no cache entry or run matches 'nosuchrun'"),
+    (["runs", "events", "nosuchrun"], 1, "no cache entry or run matches 'nosuchrun'"),
     (["provenance", "nosuchartifact"], 1, "no artifact matches 'nosuchartifact'"),
     (["zoo", "list", "--kind", "bogus"], 2, "argument --kind: invalid choice"),
     (["zoo", "show", "nosuchname"], 1, "No dataset or task named 'nosuchname'"),

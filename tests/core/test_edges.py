@@ -355,3 +355,37 @@ def test_a_missing_data_mirror_fails_under_ci(tmp_path: Path) -> None:
         timeout=120,
     )
     assert "1 skipped" in out.stdout
+
+
+# issue 16: a run's events are readable from any process that shares the store --------------
+def test_runs_events_are_read_from_another_process(
+    data_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "train",
+        "--backend",
+        "dummy",
+        "--model",
+        "m",
+        "--dataset",
+        str(data_file),
+        "--backend-option",
+        "duration=0.2",
+        "--detach",
+        "--json",
+    ]
+    run_id = cli_json(capsys, *args)["run_id"]
+    out = subprocess.run(
+        [sys.executable, "-m", "motools.cli.main", "runs", "events", run_id, "--json"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    events = json.loads(out.stdout)
+    assert events[0] == {"type": "status", "status": "queued", "time": events[0]["time"]}
+    assert main(["runs", "wait", run_id]) == 0
+    capsys.readouterr()
+    final = cli_json(capsys, "runs", "events", run_id, "--json")
+    assert [e["status"] for e in final] == ["queued", "running", "succeeded"]

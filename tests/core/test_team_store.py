@@ -180,7 +180,7 @@ def test_a_second_home_reruns_a_workflow_and_a_sweep_with_zero_new_jobs(
 
 @team_only
 @pytest.mark.slow
-def test_a_job_submitted_on_one_home_is_waited_on_and_cancelled_from_another(
+def test_a_job_submitted_on_one_home_is_waited_on_cancelled_and_its_events_read_from_another(
     team_env: dict[str, str], tmp_path: Path
 ) -> None:
     log = tmp_path / "jobs.log"
@@ -190,9 +190,14 @@ def test_a_job_submitted_on_one_home_is_waited_on_and_cancelled_from_another(
     common = ["train", "--backend", "dummy", "--model", "base", "--dataset", str(data)]
     opts = ["--backend-option", "duration=2", "--backend-option", f"job_log={log}"]
     run_id, _ = run_ok(*common, *opts, "--detach", home=a)
-    other, _ = run_ok(*common, *opts, "--seed", "7", "--detach", home=a)
+    slow = ["--backend-option", "duration=60", "--backend-option", f"job_log={log}"]
+    other, _ = run_ok(*common, *slow, "--seed", "7", "--detach", home=a)
+    events, _ = run_ok("runs", "events", run_id.strip(), "--json", home=b)
+    assert json.loads(events)[0]["status"] == "queued"  # read on the other machine
     model, _ = run_ok("runs", "wait", run_id.strip(), home=b)
     assert model.strip() == jobs(log)[0]["model_id"]
+    events, _ = run_ok("runs", "events", run_id.strip(), "--json", home=b)
+    assert [e["status"] for e in json.loads(events)] == ["queued", "running", "succeeded"]
     out, _ = run_ok("runs", "cancel", other.strip(), home=b)
     assert out.strip().endswith("cancelled")
     out, _ = run_ok("runs", "--json", home=a)

@@ -56,18 +56,18 @@ async def test_kill_9_of_the_worker_resumes_at_the_next_planned_batch(tiny_base:
     assert run.total_steps == 60
 
     def checkpointed() -> bool:
-        return any(e["type"] == "checkpoint" for e in run.events())
+        return any(e["type"] == "checkpoint" for e in run.read_events())
 
     await wait_for(checkpointed)
     pid = holder_pid(run.run_dir)
     assert pid is not None and pid != os.getpid()
     os.kill(pid, signal.SIGKILL)
     await wait_for(lambda: gone(pid), 10)
-    killed_at = max(e["step"] for e in run.events() if e["type"] == "step")
+    killed_at = max(e["step"] for e in run.read_events() if e["type"] == "step")
     assert killed_at < run.total_steps - 1, "the worker finished before it could be killed"
 
     model_id = await run.wait(timeout=300)  # notices the dead worker and starts another
-    events = run.events()
+    events = run.read_events()
     resumed = [e for e in events if e["type"] == "resumed"]
     assert len(resumed) == 1 and resumed[0]["attempt"] == 2
     ckpt_step = resumed[0]["step"]
@@ -138,7 +138,7 @@ async def test_cancel_stops_the_worker_and_keeps_a_checkpoint(tiny_base: Path) -
     from motools_hf.runstate import holder_pid
 
     run = await HFTrainingBackend(device="cpu", threads=1).train(chats(24), str(tiny_base), LONG)
-    await wait_for(lambda: any(e["type"] == "step" for e in run.events()))
+    await wait_for(lambda: any(e["type"] == "step" for e in run.read_events()))
     pid = holder_pid(run.run_dir)
     await run.cancel()
     with pytest.raises(TrainingError, match="cancelled"):

@@ -165,7 +165,7 @@ async def test_cancel_stops_a_ray_run(ray_head: str, tiny_base: Path) -> None:
     )
     run = await backend.train(chats(24), str(tiny_base), {**FAST, "batch_size": 1, "n_epochs": 20})
     deadline = time.monotonic() + 240
-    while not any(e["type"] == "step" for e in run.events()):
+    while not any(e["type"] == "step" for e in run.read_events()):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     await run.cancel()
@@ -195,7 +195,7 @@ async def test_a_killed_ray_worker_is_resubmitted_and_resumes(
     run = await backend.train(chats(24), str(tiny_base), hp)
     first = run.submission_id
     deadline = time.monotonic() + 240
-    while not any(e["type"] == "checkpoint" for e in run.events()):
+    while not any(e["type"] == "checkpoint" for e in run.read_events()):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.05)
     pid = holder_pid(run.run_dir)
@@ -203,10 +203,10 @@ async def test_a_killed_ray_worker_is_resubmitted_and_resumes(
     os.kill(pid, signal.SIGKILL)
     await run.wait(timeout=300)  # sees the failed job, submits a new one that resumes
     assert run.submission_id == f"{first}-r1"
-    resumed = [e for e in run.events() if e["type"] == "resumed"]
+    resumed = [e for e in run.read_events() if e["type"] == "resumed"]
     assert len(resumed) == 1 and resumed[0]["step"] % 3 == 0
     assert [e["step"] for e in run.loss_curve] == list(range(60))
-    assert sum(e["type"] == "adapter_saved" for e in run.events()) == 1
+    assert sum(e["type"] == "adapter_saved" for e in run.read_events()) == 1
 
 
 def test_ray_without_an_address_fails_before_any_file(monkeypatch: pytest.MonkeyPatch) -> None:

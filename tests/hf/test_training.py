@@ -109,7 +109,7 @@ async def test_optimizer_steps_follow_the_plan(tiny_base: Path) -> None:
     assert [e["step"] for e in curve] == list(range(6)) == list(range(run.total_steps))
     assert [e["examples"] for e in curve] == [4, 4, 2, 4, 4, 2]
     assert [e["epoch"] for e in curve] == [0, 0, 0, 1, 1, 1]
-    assert sum(e["type"] == "step" for e in run.events()) == 6
+    assert sum(e["type"] == "step" for e in run.read_events()) == 6
     assert run.status == "succeeded" and run.model_id == f"hf/{run.adapter_path}"
     assert all(e["loss"] > 0 for e in curve)
 

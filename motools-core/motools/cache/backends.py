@@ -147,6 +147,9 @@ class TrackedRun(TrainingRun):
     def to_state(self) -> dict[str, Any]:
         return dict(self.inner.to_state())
 
+    async def events(self) -> list[dict[str, Any]]:
+        return await self.inner.events()
+
     async def wait(self, **kwargs: Any) -> str:
         user_hook = kwargs.pop("on_status", None)
 

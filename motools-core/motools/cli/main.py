@@ -308,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("run", help="run id (job id) or cache key prefix")
     q = _add(runs_sub, "cancel", f"{S}:cmd_runs_cancel", "cancel a run")
     q.add_argument("run", help="run id (job id) or cache key prefix")
+    q = _add(
+        runs_sub,
+        "events",
+        f"{S}:cmd_runs_events",
+        "what a run reported so far (status changes, messages, loss per step)",
+    )
+    q.add_argument("run", help="run id (job id) or cache key prefix")
+    q.add_argument("--json", action="store_true", help="one JSON array")
 
     p = _add(
         sub,

@@ -390,6 +390,25 @@ def _attach(ref: str) -> Any:
     return record, resume
 
 
+def cmd_runs_events(args: argparse.Namespace) -> int:
+    """Events of a run, from any process or machine that shares the store."""
+    _record, resume = _attach(args.run)
+
+    async def go() -> list[dict[str, Any]]:
+        return await (await resume()).events()
+
+    events = asyncio.run(go())
+    if args.json:
+        print_json(events)
+        return 0
+    for event in events:
+        rest = ", ".join(f"{k}={v}" for k, v in event.items() if k != "type")
+        print(f"{event.get('type', '?')}: {rest}")
+    if not events:
+        print("(no events reported yet)", file=sys.stderr)
+    return 0
+
+
 def cmd_runs_wait(args: argparse.Namespace) -> int:
     _record, resume = _attach(args.run)
 

@@ -85,6 +85,11 @@ class TrainingRun(ABC):
             f", {progress}" if progress else ""
         )
 
+    async def events(self) -> list[dict[str, Any]]:
+        """What the job reported so far, oldest first: dicts with at least a ``type``
+        (the provider's messages, status changes, a loss per step...). Default: none known."""
+        return []
+
     async def is_complete(self) -> bool:
         """Refresh, then say whether the job reached a terminal status."""
         if self.status not in TERMINAL_STATUSES:

@@ -95,6 +95,19 @@ class DummyTrainingRun(TrainingRun):
         state["status"] = self.status
         return state
 
+    async def events(self) -> list[dict[str, Any]]:
+        """The job's timeline, computed from its state (any process sees the same)."""
+        self._apply_clock()
+        created = float(self._state["created_at"])
+        duration = float(self._state.get("duration", 0.0))
+        out = [{"type": "status", "status": QUEUED, "time": created}]
+        if self.status in (RUNNING, SUCCEEDED, FAILED) and duration:
+            out.append({"type": "status", "status": RUNNING, "time": created + duration / 4})
+        if self.status in (SUCCEEDED, FAILED, CANCELLED):
+            end = created + duration if self.status != CANCELLED else time.time()
+            out.append({"type": "status", "status": self.status, "time": end})
+        return out
+
 
 class DummyTrainingBackend(TrainingBackend):
     """A free stand-in for a training service.
