@@ -127,7 +127,9 @@ def shift_interval(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, fl
 
 
 def _owl_counts(results: Any) -> tuple[int, int]:
-    values = [s["scores"]["names_owl"] for s in results.samples]
+    # The scorer's value is a dict ({"owl": 1.0, ...}): kept as the raw score beside the
+    # numeric one (which a dict has none of).
+    values = [s.get("raw_scores", s["scores"])["names_owl"] for s in results.samples]
     owls = sum(1 for v in values if (v.get("owl") if isinstance(v, dict) else v) == 1.0)
     return owls, len(values)
 

@@ -71,7 +71,8 @@ async def test_inspect_evaluates_a_trained_adapter_offline(
         model_args={"do_sample": False, "device": "cpu"},
     )
     results = await job.wait()
-    assert set(results.metrics["favourite"]["includes"]) >= {"accuracy"}
+    assert set(results.metrics["tests.hf.tasks:favourite"]["includes"]) >= {"accuracy"}
+    assert results.task_names["tests.hf.tasks:favourite"] == "favourite"
     outputs = {s["id"]: s["output"] for s in results.samples}
     # Inspect generated exactly what the adapter generates on its own (so it ran the adapter).
     expected = {i: greedy(run.adapter_path, p, 6) for i, p in enumerate(PROMPTS)}
