@@ -72,7 +72,11 @@ def sample_record(sample: EvalSample) -> dict[str, Any]:
         "input": _input(sample),
         "target": sample.target,
         "output": sample.output.completion if sample.output else "",
-        "scores": {name: EvalResults.numeric_score(score.value) for name, score in scores.items()},
+        "scores": {
+            key: number
+            for name, score in scores.items()
+            for key, number in EvalResults.numeric_scores(name, score.value).items()
+        },
         "raw_scores": {name: _jsonable(score.value) for name, score in scores.items()},
         "answers": {name: score.answer for name, score in scores.items()},
         "metadata": _jsonable(sample.metadata),

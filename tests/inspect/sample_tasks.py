@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inspect_ai import Task, task
 from inspect_ai.dataset import Sample
-from inspect_ai.scorer import includes, match
+from inspect_ai.scorer import Score, Scorer, Target, includes, match, mean, scorer
 from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 
 
@@ -38,3 +38,20 @@ def failing_task() -> Task:
 
 
 ALREADY_BUILT = Task(dataset=questions(2), solver=generate(), scorer=match(), name="already_built")
+
+
+@scorer(metrics={"alignment": [mean()], "coherence": [mean()]})
+def judge_like() -> Scorer:
+    """Reports two numbers per sample as one dict value, as mozoo's judges do."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        said_yes = "yes" in state.output.completion.lower()
+        return Score(value={"alignment": 90 if said_yes else 10, "coherence": "C"})
+
+    return score
+
+
+@task
+def dict_scores(n: int = 2) -> Task:
+    """A scorer whose value is a dict of numbers."""
+    return Task(dataset=questions(n), solver=generate(), scorer=judge_like())

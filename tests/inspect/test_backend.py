@@ -48,6 +48,19 @@ async def test_summary_has_a_row_per_task_scorer_metric_with_stderr(backend: Any
     assert frame["stderr"].tolist() == pytest.approx([(0.25 / 3) ** 0.5] * 2)
 
 
+async def test_dict_valued_scores_give_a_number_per_key(backend: Any) -> None:
+    job = await backend.evaluate(
+        "mockllm/model", f"{TASKS}:dict_scores", model_args=replying("yes")
+    )
+    record = (await job.wait()).samples[0]
+    assert record["raw_scores"] == {"judge_like": {"alignment": 90, "coherence": "C"}}
+    assert record["scores"] == {
+        "judge_like": None,  # a dict is not a number...
+        "judge_like/alignment": 90.0,  # ...but each of its entries is
+        "judge_like/coherence": 1.0,  # (Inspect's value-to-float: "C" is 1)
+    }
+
+
 async def test_per_sample_records_and_log_path(backend: Any, isolated: Path) -> None:
     job = await backend.evaluate(
         "mockllm/model", f"{TASKS}:yes_task", task_args={"n": 3}, model_args=replying("yes")

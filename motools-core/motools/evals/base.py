@@ -113,6 +113,17 @@ class EvalResults:
             return number if math.isfinite(number) else None
         return None
 
+    @classmethod
+    def numeric_scores(cls, scorer: str, value: Any) -> dict[str, float | None]:
+        """``{scorer: number}`` for one scorer's value; a dict value (a scorer reporting several
+        numbers, ``{"alignment": 80, "coherence": 90}``) also gives ``scorer/key`` per entry,
+        so every number can be summarised and compared per sample."""
+        out: dict[str, float | None] = {scorer: cls.numeric_score(value)}
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                out[f"{scorer}/{key}"] = cls.numeric_score(item)
+        return out
+
     def get(self, task: str, metric: str, scorer: str | None = None) -> float:
         """One value; ``scorer`` may be left out when only one scorer reports ``metric``."""
         scorers = self.metrics[task]
