@@ -11,11 +11,12 @@ The module-level helpers (``motools.train``, ``motools.evaluate``,
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from motools.evals.base import EvalBackend, as_eval_backend
 from motools.training.base import TrainingBackend, as_training_backend
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from motools.evals import EvalJob
     from motools.quotas import ProviderQuotas
     from motools.training import TrainingRun
+
+T = TypeVar("T")
 
 
 def check_backend_options(
@@ -162,15 +165,49 @@ class Composer:
         #: Results of workflow steps' checks, per (step, config section): a sweep's members
         #: that share a section are checked once.
         self._checks: dict[tuple[str, str], Any] = {}
+        #: Values computed once per composer (see :meth:`once`), with the object each key's
+        #: ``id()`` belongs to, kept alive so that the id is never reused.
+        self._once: dict[Any, tuple[Any, Any]] = {}
+        self._cached_backends: dict[tuple[str, str, bool], Any] = {}
+        #: Outputs of cached workflow steps found intact or made through this composer, by
+        #: step key, and the steps being made now: members of a sweep that share a step
+        #: (the same dataset preparation) read or make it once between them.
+        self.step_outputs: dict[str, dict[str, Any]] = {}
+        self.step_flights: dict[str, asyncio.Future[None]] = {}
+
+    def once(self, key: Any, compute: Callable[[], T], anchor: Any = None) -> T:
+        """``compute()`` the first time ``key`` is asked for, the same value after that.
+
+        For work that a sweep's members share and that cannot change while the composer
+        lives: the canonical form of a config section (``key`` holding ``id(anchor)``,
+        ``anchor`` the section), a check's result. Not for anything read from outside.
+        """
+        found = self._once.get(key)
+        if found is None:
+            found = self._once[key] = (compute(), anchor)
+        return found[0]  # type: ignore[no-any-return]
+
+    def section_json(self, section: Any) -> dict[str, Any]:
+        """A pydantic config section as canonical JSON values (once per section object)."""
+        from motools.cache.keys import canonical
+
+        return self.once(
+            ("section", id(section)),
+            lambda: canonical(section.model_dump(mode="json")),
+            anchor=section,
+        )
 
     def checked(self, step: str, section: Any, check: Any) -> Any:
         """``check(section, self)``, once per distinct (step, section) for this composer."""
         from motools.cache.store import canonical_json
 
-        key = (step, canonical_json(section.model_dump(mode="json")))
-        if key not in self._checks:
-            self._checks[key] = check(section, self)
-        return self._checks[key]
+        def by_value() -> Any:
+            key = (step, canonical_json(self.section_json(section)))
+            if key not in self._checks:
+                self._checks[key] = check(section, self)
+            return self._checks[key]
+
+        return self.once(("checked", step, id(section)), by_value, anchor=section)
 
     @property
     def store(self) -> Store:
@@ -212,14 +249,22 @@ class Composer:
         """The backend wrapped in the cache of this composer's store."""
         from motools.cache.backends import CachedTrainingBackend
 
-        return CachedTrainingBackend(self.training_backend(name, options), self.store, force=force)
+        backend = self.training_backend(name, options)
+        key = ("training", _options_key(name, options or {}), force)
+        if key not in self._cached_backends:
+            self._cached_backends[key] = CachedTrainingBackend(backend, self.store, force=force)
+        return self._cached_backends[key]  # type: ignore[no-any-return]
 
     def cached_eval(
         self, name: str, options: Mapping[str, Any] | None = None, *, force: bool = False
     ) -> CachedEvalBackend:
         from motools.cache.backends import CachedEvalBackend
 
-        return CachedEvalBackend(self.eval_backend(name, options), self.store, force=force)
+        backend = self.eval_backend(name, options)
+        key = ("eval", _options_key(name, options or {}), force)
+        if key not in self._cached_backends:
+            self._cached_backends[key] = CachedEvalBackend(backend, self.store, force=force)
+        return self._cached_backends[key]  # type: ignore[no-any-return]
 
     # -- training --------------------------------------------------------------------------
     async def train(

@@ -5,14 +5,13 @@ References are parsed by :func:`motools.refs.parse_ref`, the parser tasks use to
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 from pathlib import Path
 from typing import Any
 
 from motools.datasets.jsonl import JSONLDataset
 from motools.errors import ValidationError
-from motools.refs import Ref, module_digest, parse_ref
+from motools.refs import Ref, file_sha256, module_digest, parse_ref
 
 
 def _parse(ref: str) -> Ref:
@@ -23,14 +22,10 @@ def fingerprint_dataset_ref(ref: str, **kwargs: Any) -> dict[str, Any]:
     """What identifies the data behind ``ref`` beyond its name: file bytes or loader source."""
     parsed = _parse(ref)
     if parsed.kind in ("path", "pyfile"):
-        path = Path(ref)
-        if not path.is_file():
+        found = file_sha256(ref) if Path(ref).is_file() else None
+        if found is None:
             return {"file": ref, "missing": True}
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        return {"file_sha256": digest.hexdigest()}
+        return {"file_sha256": found}
     if parsed.kind == "object":
         return {"source": parsed.source_digest()}
     from motools.plugins import registrations

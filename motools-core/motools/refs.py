@@ -95,8 +95,8 @@ def parse_ref(text: str, *, what: str = "reference") -> Ref:
         return Ref(ref, "pyfile", attr=attr, path=Path(path))
     if ref.endswith(".py"):
         return Ref(ref, "pyfile", path=Path(ref))
-    suffix = Path(ref).suffix.lower()
-    if suffix in DATA_SUFFIXES or ("/" in ref and Path(ref).exists()) or Path(ref).is_file():
+    suffix = os.path.splitext(ref.rstrip("/"))[1].lower()
+    if suffix in DATA_SUFFIXES or ("/" in ref and os.path.exists(ref)) or os.path.isfile(ref):
         return Ref(ref, "path", path=Path(ref))
     if ":" in ref:
         module, _, attr = ref.partition(":")
@@ -161,6 +161,13 @@ _MODULE_ORIGINS: dict[str, str] = {}
 
 def file_digest(path: str | Path) -> str | None:
     """The first 16 hex digits of a file's sha256, or None if it cannot be read."""
+    found = file_sha256(path)
+    return found[:16] if found is not None else None
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """A file's sha256 (hex), or None if it cannot be read; hashed once per process while
+    the file is unchanged."""
     name = os.fspath(path)
     try:
         st = os.stat(name)
@@ -178,7 +185,7 @@ def file_digest(path: str | Path) -> str | None:
                 digest.update(chunk)
     except OSError:
         return None
-    found = digest.hexdigest()[:16]
+    found = digest.hexdigest()
     _FILE_DIGESTS[name] = (stamp, found)
     return found
 

@@ -27,7 +27,9 @@ from motools.evals.base import (
     EvalJob,
     EvalResults,
     EvalSuite,
+    StoredEvalResults,
     as_eval_backend,
+    sample_counts,
     suite_items,
 )
 from motools.training.base import (
@@ -456,7 +458,7 @@ class CachedTrainingBackend(TrainingBackend):
         from motools import provenance
 
         model_id = value.get("model_id")
-        if model_id and self.store.get_artifact(f"model:{model_id}") is None:
+        if model_id and not self.store.has_artifact(f"model:{model_id}"):
             provenance.record_model(self.store, str(model_id), f"training:{key}")
 
     async def resume(self, state: Mapping[str, Any]) -> TrainingRun:
@@ -505,11 +507,27 @@ class CachedEvalBackend(EvalBackend):
         return Lookup(key, fields, "hit", "evaluated before", record)
 
     def _cached_results(self, found: Lookup) -> EvalResults | None:
-        """The results a hit points at, or None (with a warning) if they cannot be read."""
+        """The results a hit points at, or None (with a warning) if they cannot be read.
+
+        A record written with its results' summary (metrics, logs, metadata) is served from
+        it, the blob checked but its samples parsed only when someone reads them."""
+        value = found.record.value
+        digest = value["results_blob"]
+        summary = value.get("summary")
         try:
-            cached = EvalResults.from_dict(
-                self.store.get_json_blob(found.record.value["results_blob"])
-            )
+            if isinstance(summary, Mapping):
+                if not self.store.blob_ok(digest):
+                    raise MotoolsError(f"blob {digest[:12]} is missing or damaged")
+                store = self.store
+                cached: EvalResults = StoredEvalResults(
+                    model_id=str(value["model_id"]),
+                    metrics=summary["metrics"],
+                    log_paths=dict(summary.get("log_paths") or {}),
+                    metadata=dict(summary.get("metadata") or {}),
+                    load_samples=lambda: store.get_json_blob(digest).get("samples", []),
+                )
+            else:
+                cached = EvalResults.from_dict(self.store.get_json_blob(digest))
         except Exception as exc:  # a damaged blob is a miss, never a crash
             warnings.warn(
                 f"cached results {found.key[:12]} unreadable ({exc}); re-evaluating",
@@ -536,8 +554,10 @@ class CachedEvalBackend(EvalBackend):
         if found.outcome == "hit" and not self.force:
             cached = self._cached_results(found)
             if cached is not None:
+                ready = asyncio.get_running_loop().create_future()
+                ready.set_result(cached)  # done already: no task to schedule
                 return EvalJob(
-                    _ready(cached), job_id=f"cached-{found.key[:12]}", from_cache=True, **job_args
+                    ready, job_id=f"cached-{found.key[:12]}", from_cache=True, **job_args
                 )
         token = self.store.try_claim(found.key, stale_after=self.claim_timeout)
         if token is None:  # someone is evaluating exactly this now: wait for their results
@@ -588,17 +608,22 @@ class CachedEvalBackend(EvalBackend):
                 fields=fields,
                 backend=self.name,
                 label=inner.job_id,
-                value={"results_blob": blob, "model_id": model_id},
+                value={
+                    "results_blob": blob,
+                    "model_id": model_id,
+                    "summary": {
+                        "metrics": results.metrics,
+                        "log_paths": results.log_paths,
+                        "metadata": results.metadata,
+                        **sample_counts(results.samples),
+                    },
+                },
             )
             provenance.record_eval(self.store, key, fields, model_id, blob)
         finally:
             self.store.release_claim(key, token)
         results.metadata.setdefault("cache_key", key)
         return results
-
-
-async def _ready(results: EvalResults) -> EvalResults:
-    return results
 
 
 __all__ = [

@@ -74,6 +74,18 @@ class Blobs(ABC):
         """The blob's file, when blobs are files here."""
         return None
 
+    def stamp(self, digest: str) -> tuple[int, int, int] | None:
+        """What changes when the bytes read for ``digest`` here are rewritten (the file's
+        inode, size and mtime); None when there is nothing to stat."""
+        path = self.local_path(digest)
+        if path is None:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
     def remove_temp_files(self) -> int:
         """Delete leftovers of interrupted writes; how many."""
         return 0
@@ -84,20 +96,32 @@ class LocalBlobs(Blobs):
 
     def __init__(self, directory: Path) -> None:
         self.dir = directory
+        self._dir = os.fspath(directory)
 
     @property
     def location(self) -> str:
         return str(self.dir)
 
+    def _file(self, digest: str) -> str:
+        return os.path.join(self._dir, digest[:2], digest)
+
     def local_path(self, digest: str) -> Path:
-        return self.dir / digest[:2] / digest
+        return Path(self._file(digest))
+
+    def stamp(self, digest: str) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self._file(digest))
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
 
     def where(self, digest: str) -> str:
-        return str(self.local_path(digest))
+        return self._file(digest)
 
     def read(self, digest: str) -> bytes:
         try:
-            return self.local_path(digest).read_bytes()
+            with open(self._file(digest), "rb") as fh:
+                return fh.read()
         except OSError as exc:
             raise BlobMissing(str(exc)) from exc
 
@@ -173,6 +197,10 @@ class S3Blobs(Blobs):
 
     def where(self, digest: str) -> str:
         return f"s3://{self.bucket}/{self._key(digest)}"
+
+    def stamp(self, digest: str) -> tuple[int, int, int] | None:
+        """The stamp of this machine's copy (reads are served from it)."""
+        return self.cache.stamp(digest) if self.cache is not None else None
 
     def _fail(self, what: str, exc: Exception) -> StoreError:
         return StoreError(f"{what} {self.location} failed: {' '.join(str(exc).split())}")

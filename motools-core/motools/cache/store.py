@@ -95,6 +95,17 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def json_loads(data: str | bytes) -> Any:
+    """Parse JSON: orjson's speed, with the standard parser for what orjson refuses (NaN,
+    integers beyond 64 bits), so every document ``canonical_json`` wrote reads back."""
+    import orjson
+
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -187,6 +198,12 @@ class Store:
 
             self.index = PostgresIndex(index_url, baseline=_SCHEMA)
         self.blobs: Blobs = open_blobs(blobs_url, self.root / "blobs", self.root / "blob-cache")
+        #: Blobs this object has hashed and found intact, by the stamp of what was read
+        #: (:meth:`Blobs.stamp`): checked again only when the file changes, so a sweep's
+        #: members sharing one large dataset blob hash it once, not once each.
+        self._verified: dict[str, tuple[int, int, int]] = {}
+        #: Finished records read ahead (:meth:`read_ahead`), each served once by :meth:`get`.
+        self._ahead: dict[str, Record] = {}
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -298,12 +315,30 @@ class Store:
 
     def blob_ok(self, digest: str, *, fresh: bool = False) -> bool:
         """Whether the blob exists and its bytes hash to its name (``fresh``: in the object
-        store itself, past this machine's cache of it)."""
+        store itself, past this machine's cache of it).
+
+        A blob this store found intact before is not hashed again while its file is
+        unchanged (same inode, size and modification time)."""
+        if not fresh:
+            stamp = self.blobs.stamp(digest)
+            if stamp is not None and self._verified.get(digest) == stamp:
+                return True
         try:
             data = self.blobs.read_fresh(digest) if fresh else self.blobs.read(digest)
         except BlobMissing:
+            self._verified.pop(digest, None)
             return False
-        return hashlib.sha256(data).hexdigest() == digest
+        return self._check(digest, data)
+
+    def _check(self, digest: str, data: bytes) -> bool:
+        """Whether ``data`` hashes to ``digest``; remembered (with the file's stamp) if so."""
+        if hashlib.sha256(data).hexdigest() != digest:
+            self._verified.pop(digest, None)
+            return False
+        stamp = self.blobs.stamp(digest)
+        if stamp is not None and stamp[1] == len(data):
+            self._verified[digest] = stamp
+        return True
 
     def put_json_blob(self, value: Any) -> str:
         return self.put_blob(canonical_json(value).encode())
@@ -323,7 +358,7 @@ class Store:
             data = self.blobs.read(digest)
         except BlobMissing as exc:
             raise CorruptRecord(f"blob {digest[:12]} is missing ({exc})") from exc
-        if hashlib.sha256(data).hexdigest() != digest:
+        if not self._check(digest, data):
             raise CorruptRecord(
                 f"blob {digest[:12]} fails its checksum ({self.blobs.where(digest)}): it was "
                 "damaged or tampered with and is not used"
@@ -331,7 +366,7 @@ class Store:
         return data
 
     def get_json_blob(self, digest: str) -> Any:
-        return json.loads(self.get_blob(digest))
+        return json_loads(self.get_blob(digest))
 
     # -- records ----------------------------------------------------------------------------
     def put(
@@ -347,6 +382,7 @@ class Store:
         expires_at: float | None = None,
     ) -> Record:
         """Insert or replace the record at ``key``."""
+        self._ahead.pop(key, None)
         now = time.time()
         value_json = canonical_json(value)
         args = (
@@ -495,6 +531,7 @@ class Store:
     def update(
         self, key: str, *, status: str, value: dict[str, Any], expires_at: float | None = None
     ) -> None:
+        self._ahead.pop(key, None)
         value_json = canonical_json(value)
         args = (status, value_json, sha256_text(value_json), time.time(), expires_at, key)
 
@@ -538,8 +575,8 @@ class Store:
                 status,
                 backend,
                 label,
-                json.loads(fields),
-                json.loads(value),
+                json_loads(fields),
+                json_loads(value),
                 created,
                 updated,
                 expires,
@@ -560,6 +597,9 @@ class Store:
         record is a miss (steps are free to redo); a damaged record of paid work with no intact
         copy raises :class:`DamagedRecord`, never a miss that would pay again.
         """
+        ahead = self._ahead.pop(key, None)
+        if ahead is not None:
+            return ahead
         rows = self._query(f"SELECT {self._COLUMNS} FROM records WHERE key = ?", (key,))
         if not rows:
             return None
@@ -567,6 +607,32 @@ class Store:
             return self._decode(rows[0])
         except CorruptRecord as exc:
             return self._recover(key, rows[0][1], exc)
+
+    def read_ahead(self, keys: Iterable[str], *, batch: int = 500) -> int:
+        """Read the succeeded records at ``keys`` in one query per ``batch`` keys, for the
+        next :meth:`get` of each (a sweep run again reads its members' records at once
+        instead of one round trip each); returns how many were found.
+
+        Each is served once, as it was when read ahead; records in any other state (in
+        flight, failed, damaged) are left for :meth:`get` to read when it is asked.
+        """
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._ahead]
+        found = 0
+        for start in range(0, len(wanted), batch):
+            chunk = wanted[start : start + batch]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._query(
+                f"SELECT {self._COLUMNS} FROM records WHERE key IN ({marks}) AND status = ?",
+                [*chunk, "succeeded"],
+            )
+            for row in rows:
+                try:
+                    record = self._decode(row)
+                except CorruptRecord:
+                    continue  # get() recovers it from its copy, or says it cannot
+                self._ahead[record.key] = record
+                found += 1
+        return found
 
     def _recover(self, key: str, kind: str, exc: CorruptRecord) -> Record | None:
         copy = self._read_copy(key)
@@ -713,6 +779,7 @@ class Store:
         return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def delete(self, key: str) -> None:
+        self._ahead.pop(key, None)
         self._tx(lambda conn: conn.execute("DELETE FROM records WHERE key = ?", (key,)))
         self._forget_copy(key)
 
@@ -871,6 +938,10 @@ class Store:
         )
         return bool(cursor.rowcount and cursor.rowcount > 0)
 
+    def has_artifact(self, artifact_id: str) -> bool:
+        """Whether an artifact with this id is recorded (without reading it)."""
+        return bool(self._query("SELECT 1 FROM artifacts WHERE id = ?", (artifact_id,)))
+
     def get_artifact(self, artifact_id: str) -> dict[str, Any] | None:
         rows = self._query(
             "SELECT id, kind, created_at, inputs, config, versions, blob, made_by, project"
@@ -908,6 +979,7 @@ class Store:
         dropping it would make the next request pay for the job again. Those are counted in
         ``kept_in_flight`` and listed in ``kept``.
         """
+        self._ahead.clear()
         removed: dict[str, Any] = {
             "records": 0,
             "claims": 0,
@@ -983,6 +1055,7 @@ class Store:
         pointed at it (a results or step record, a dataset artifact), so the next run
         recomputes it instead of failing.
         """
+        self._ahead.clear()
         report: dict[str, Any] = {
             "records": 0,
             "blobs": 0,
@@ -1069,6 +1142,7 @@ class Store:
 
     def rebuild_index(self) -> dict[str, int]:
         """Create a fresh index from the copies (training/eval records and artifacts)."""
+        self._ahead.clear()
         if not isinstance(self.index, SqliteIndex):
             raise StoreError(
                 f"{self.index.location} is not rebuilt from copies: restore the database "

@@ -216,6 +216,62 @@ class EvalResults:
         return await asyncio.to_thread(cls.load_sync, path)
 
 
+def sample_counts(samples: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
+    """``{"n_samples": {task: scored samples}, "samples_per_question": {task: epochs}}``:
+    how many samples each task has, and the most any one question (sample id) has."""
+    n: dict[str, int] = {}
+    per_id: dict[tuple[str, str], int] = {}
+    for s in samples:
+        task = str(s.get("task"))
+        n[task] = n.get(task, 0) + 1
+        ident = (task, str(s.get("id")))
+        per_id[ident] = per_id.get(ident, 0) + 1
+    per_question: dict[str, int] = {}
+    for (task, _), count in per_id.items():
+        per_question[task] = max(per_question.get(task, 0), count)
+    return {"n_samples": n, "samples_per_question": per_question}
+
+
+_NOT_LOADED: Any = object()
+
+
+class StoredEvalResults(EvalResults):
+    """:class:`EvalResults` whose samples stay in storage until something reads them.
+
+    A cache hit knows the metrics, logs and metadata from its record; parsing every sample
+    (thousands, for a large evaluation) waits for the first use of :attr:`samples`, which
+    calls ``load_samples()`` once.
+    """
+
+    def __init__(
+        self,
+        *,
+        model_id: str,
+        metrics: Metrics,
+        log_paths: dict[str, str],
+        metadata: dict[str, Any],
+        load_samples: Any,
+    ) -> None:
+        self._load_samples = load_samples
+        self._loaded: list[dict[str, Any]] | None = None
+        super().__init__(model_id, metrics, _NOT_LOADED, log_paths, metadata)
+
+    @property  # type: ignore[override]
+    def samples(self) -> list[dict[str, Any]]:
+        if self._loaded is None:
+            self._loaded = list(self._load_samples())
+        return self._loaded
+
+    @samples.setter
+    def samples(self, value: list[dict[str, Any]]) -> None:
+        self._loaded = None if value is _NOT_LOADED else value
+
+    @property
+    def samples_loaded(self) -> bool:
+        """Whether the samples were read (for tests and diagnostics)."""
+        return self._loaded is not None
+
+
 class EvalJob:
     """An evaluation in progress: an asyncio task that produces :class:`EvalResults`.
 

@@ -14,6 +14,7 @@ process has died reads as ``interrupted``), ``training_job`` (backend, job id, c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -96,13 +97,15 @@ class Manifest:
                 f"no manifest at {p}: this sweep has not been run with this motools home "
                 "(run `motools sweep run` first, or set MOTOOLS_HOME)"
             ) from None
+        from motools.cache.store import json_loads
+
         header: dict[str, Any] | None = None
         members: dict[str, dict[str, Any]] = {}
         for line in text.splitlines():
             if not line.strip():
                 continue
             try:
-                entry = json.loads(line)
+                entry = json_loads(line)
             except ValueError:
                 continue  # a line torn by a crash mid-write
             if entry.get("type") == "sweep":
@@ -175,11 +178,20 @@ _MEMBER_COLUMNS = (
 
 
 class ManifestWriter:
-    """Appends member updates to a manifest; ``start`` rewrites it compactly first."""
+    """Appends member updates to a manifest; ``start`` rewrites it compactly first.
 
-    def __init__(self, path: Path) -> None:
+    Inside an event loop, updates are gathered for at most ``delay`` seconds and each
+    member's are written as one line (a cached member's four updates cost one line, not
+    four); ``flush`` and ``close`` write what is pending at once. Outside a loop each update
+    is written as it comes.
+    """
+
+    def __init__(self, path: Path, *, delay: float = 0.2) -> None:
         self.path = path
+        self.delay = delay
         self._fd: int | None = None
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
     def start(
         self,
@@ -224,9 +236,32 @@ class ManifestWriter:
     def update(self, label: str, **state: Any) -> None:
         if self._fd is None:
             raise RuntimeError("ManifestWriter.start() was not called")
-        os.write(self._fd, (_dumps({"type": "member", "label": label, **state}) + "\n").encode())
+        pending = self._pending.get(label)
+        if pending is None:
+            self._pending[label] = {"type": "member", "label": label, **state}
+        else:
+            pending.update(state)
+        if self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._timer = loop.call_later(self.delay, self.flush)
+
+    def flush(self) -> None:
+        """Write every pending update (one line per member)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._fd is None or not self._pending:
+            return
+        lines = "".join(_dumps(entry) + "\n" for entry in self._pending.values())
+        self._pending = {}
+        os.write(self._fd, lines.encode())
 
     def close(self) -> None:
+        self.flush()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

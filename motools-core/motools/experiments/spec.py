@@ -294,11 +294,17 @@ def member_label(workflow: str, config: Mapping[str, Any]) -> str:
     return "m-" + key_of({"workflow": workflow, "config": canonical(config)})[:12]
 
 
-def expand(
-    spec: SweepSpec, workflow: Workflow | None = None, composer: Any = None
-) -> list[Member]:
-    """Every member with its frozen, validated config (raises before anything runs)."""
+def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = None) -> list[Member]:
+    """Every member with its frozen, validated config (raises before anything runs).
+
+    Members share what they have in common: a config section (or global) that the same grid
+    values give is validated, checked, dumped and hashed once and the same object is used by
+    every member that has it, so expanding costs what the distinct sections cost.
+    """
     from motools.api import Composer
+    from motools.cache.keys import canonical
+    from motools.cache.store import canonical_json, sha256_text
+    from motools.redaction import is_secret_name
     from motools.workflows import get_workflow
 
     spec.check_limits()
@@ -306,14 +312,46 @@ def expand(
     composer = composer or Composer()  # builds each backend once for all members' checks
     base = spec.resolved_base_config()
     base_dir = spec.base_dir()
+    names = list(workflow.config_model().model_fields)
+    workflow_json = canonical_json(workflow.name)
+    # canonical() sorts a mapping's keys and drops secret-named ones; canonical_json adds
+    # the keys' JSON: the label's text is put together from each part's canonical text.
+    label_order = [(canonical_json(n), n) for n in sorted(names) if not is_secret_name(n)]
+    #: (top-level name, its grid values) -> (validated value, its JSON dump, canonical text)
+    parts: dict[tuple[str, str], tuple[Any, Any, str]] = {}
     members: list[Member] = []
     seen: set[str] = set()
+    source = spec.source
     for point in grid_points(spec):
-        config = copy.deepcopy(base)
-        for path, value in point.items():
-            set_path(config, path, value)
-        where = f"{spec.source}: member {_describe(point)}"
+        where = f"{source}: member {_describe(point)}"
+        config: dict[str, Any] = {}
+        fresh: dict[str, tuple[str, str]] = {}
+        sigs: dict[str, tuple[str, str]] = {}
+        tops = dict.fromkeys([*names, *base, *(path.split(".", 1)[0] for path in point)])
+        for name in tops:
+            sub = {p: v for p, v in point.items() if p == name or p.startswith(name + ".")}
+            sig = sigs[name] = (name, canonical_json(sub))
+            known = parts.get(sig)
+            if known is not None:
+                config[name] = known[0]
+                continue
+            fresh[name] = sig
+            holder = {name: copy.deepcopy(base[name])} if name in base else {}
+            for path, value in sub.items():
+                set_path(holder, path, value)
+            if name in holder:
+                config[name] = holder[name]
         parsed = workflow.parse_config(config, source=where, base_dir=base_dir)
+        if fresh:
+            dumped = parsed.model_dump(mode="json", include=set(fresh) & set(names))
+            for name, sig in fresh.items():
+                if name in dumped:  # (an unknown key would have failed validation above)
+                    value = dumped[name]
+                    parts[sig] = (
+                        getattr(parsed, name),
+                        value,
+                        canonical_json(canonical(value)),
+                    )
         # Each step's own checks (backend hyperparameter rules...): the composer runs them
         # once per distinct section.
         problems = []
@@ -328,8 +366,12 @@ def expand(
                 problems.append(f"  {step.name}: {type(exc).__name__}: {exc}")
         if problems:
             raise ValidationError(f"{where}: invalid workflow config:\n" + "\n".join(problems))
-        frozen = parsed.model_dump(mode="json")
-        label = member_label(workflow.name, frozen)
+        frozen = {name: parts[sigs[name]][1] for name in names}
+        config_json = ",".join(f"{key}:{parts[sigs[name]][2]}" for key, name in label_order)
+        # == member_label(workflow.name, frozen), without walking the config again
+        label = (
+            "m-" + sha256_text(f'{{"config":{{{config_json}}},"workflow":{workflow_json}}}')[:12]
+        )
         if label in seen:
             continue  # two grid points that give the same config are one member
         seen.add(label)

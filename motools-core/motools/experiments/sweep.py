@@ -169,27 +169,27 @@ def _results_summary(
 
 
 def _sample_counts(store: Store, key: str) -> dict[str, Any]:
-    """Scored samples per task, and samples per question (epochs), from the cached results."""
+    """Scored samples per task, and samples per question (epochs), from the cached results
+    (their record's summary; the results themselves for a record written without one)."""
+    from motools.evals.base import sample_counts
+
     record = store.get(key)
     if record is None or "results_blob" not in record.value:
         return {}
+    summary = record.value.get("summary")
+    if isinstance(summary, Mapping) and "n_samples" in summary:
+        return {
+            "n_samples": summary["n_samples"],
+            "samples_per_question": summary.get("samples_per_question", {}),
+            "task_names": (summary.get("metadata") or {}).get("task_names") or {},
+        }
     try:
         blob = store.get_json_blob(record.value["results_blob"])
-        samples = blob.get("samples", [])
+        counts = sample_counts(blob.get("samples", []))
         task_names = (blob.get("metadata") or {}).get("task_names") or {}
     except Exception:
         return {}
-    n: dict[str, int] = {}
-    per_id: dict[tuple[str, str], int] = {}
-    for s in samples:
-        task = str(s.get("task"))
-        n[task] = n.get(task, 0) + 1
-        ident = (task, str(s.get("id")))
-        per_id[ident] = per_id.get(ident, 0) + 1
-    per_question: dict[str, int] = {}
-    for (task, _), count in per_id.items():
-        per_question[task] = max(per_question.get(task, 0), count)
-    return {"n_samples": n, "samples_per_question": per_question, "task_names": task_names}
+    return {**counts, "task_names": task_names}
 
 
 def _error_text(exc: BaseException) -> str:
@@ -292,8 +292,19 @@ async def run_sweep(
             previous = Manifest.read(path).members
         except Exception:
             previous = {}
+    # A sweep run again: its members' training and evaluation records, in one query.
+    store.read_ahead(
+        part["cache_key"]
+        for member in members
+        for part in (
+            (previous.get(member.label) or {}).get("training_job"),
+            (previous.get(member.label) or {}).get("results"),
+        )
+        if isinstance(part, Mapping) and isinstance(part.get("cache_key"), str)
+    )
     writer = ManifestWriter(path)
     writer.start(spec, sweep_id, members, previous)
+    source = spec.source
     semaphore = asyncio.Semaphore(spec.max_parallel)
     host, pid = socket.gethostname(), os.getpid()
     total = len(members)
@@ -379,7 +390,7 @@ async def run_sweep(
                     wf,
                     member.parsed if member.parsed is not None else member.config,
                     store=store,
-                    source=f"{spec.source} [{member.label}]",
+                    source=f"{source} [{member.label}]",
                     on_step=observe,
                     composer=composer,
                 )

@@ -339,6 +339,51 @@ def _hash_artifact(value: Any) -> str:
     return sha256_text(canonical_json(value))
 
 
+def _config_json(parsed: BaseModel, composer: Composer) -> dict[str, Any]:
+    """``canonical(parsed.model_dump(mode="json"))``, each section's part computed once per
+    composer (a sweep's members share their sections)."""
+    from pydantic import BaseModel
+
+    from motools.redaction import is_secret_name
+
+    out = {}
+    for name in sorted(type(parsed).model_fields):
+        if is_secret_name(name):
+            continue
+        value = getattr(parsed, name)
+        out[name] = (
+            composer.section_json(value)
+            if isinstance(value, BaseModel)
+            else canonical(parsed.model_dump(mode="json", include={name})[name])
+        )
+    return out
+
+
+async def _step_outputs(composer: Composer, key: str) -> dict[str, Any] | None:
+    """The outputs a step with ``key`` made before, intact, or None (then it must run).
+
+    Waits while another run sharing ``composer`` makes them; outputs found are remembered
+    by the composer, so a sweep reads (and checks) each shared step's outputs once.
+    """
+    while (flight := composer.step_flights.get(key)) is not None:
+        await asyncio.wait([flight])
+    known = composer.step_outputs.get(key)
+    if known is not None:
+        return known
+    store = composer.store
+    record = store.get(key)
+    if record is None or record.status != "succeeded":
+        return None
+    try:
+        outputs = store.get_json_blob(record.value["outputs_blob"])
+    except Exception:
+        return None
+    if not isinstance(outputs, dict) or not all(store.blob_ok(b) for b in _blobs_in(outputs)):
+        return None  # what it made is damaged: make it again
+    composer.step_outputs[key] = outputs
+    return outputs
+
+
 async def run_workflow(
     workflow: Workflow | str,
     config: Any,
@@ -380,7 +425,7 @@ async def run_workflow(
     checked = workflow.check(parsed, composer, source=source)
     store = composer.store
     globals_ = {k: getattr(parsed, k) for k in workflow.global_fields}
-    dumped = parsed.model_dump(mode="json")
+    canonical_globals = canonical(globals_)
     semaphore = asyncio.Semaphore(max(1, max_parallel))
     artifacts: dict[str, Any] = {}
     results: dict[str, StepResult] = {}
@@ -412,6 +457,7 @@ async def run_workflow(
         async with semaphore:
             started = time.monotonic()
             key = None
+            flight: asyncio.Future[None] | None = None
             try:
                 if step.cache:
                     fields = {
@@ -419,39 +465,33 @@ async def run_workflow(
                         "workflow": workflow.name,
                         "step": step.name,
                         "version": step.version,
-                        "config": canonical(step_config.model_dump(mode="json")),
-                        "globals": canonical(globals_),
+                        "config": composer.section_json(step_config),
+                        "globals": canonical_globals,
                         "inputs": {i: _hash_artifact(v) for i, v in sorted(inputs.items())},
                         "fingerprint": canonical(step.fingerprint(step_config))
                         if step.fingerprint
                         else None,
                     }
                     key = key_of(fields)
-                    record = None if force else store.get(key)
-                    if record is not None and record.status == "succeeded":
-                        try:
-                            outputs = store.get_json_blob(record.value["outputs_blob"])
-                        except Exception:
-                            outputs = None
-                        if outputs is not None and not all(
-                            store.blob_ok(b) for b in _blobs_in(outputs)
-                        ):
-                            outputs = None  # what it made is damaged: make it again
-                        if outputs is not None:
-                            artifacts.update(outputs)
-                            if on_step is not None:
-                                on_step(step.name, outputs)
-                            results[step.name] = StepResult(
-                                step.name, "cached", time.monotonic() - started, outputs, key=key
-                            )
-                            emit(
-                                {
-                                    "step": step.name,
-                                    "status": "cached",
-                                    "elapsed": time.monotonic() - started,
-                                }
-                            )
-                            return
+                    outputs = None if force else await _step_outputs(composer, key)
+                    if outputs is None:  # this member makes them; others with the key wait
+                        flight = asyncio.get_running_loop().create_future()
+                        composer.step_flights[key] = flight
+                    else:
+                        artifacts.update(outputs)
+                        if on_step is not None:
+                            on_step(step.name, outputs)
+                        results[step.name] = StepResult(
+                            step.name, "cached", time.monotonic() - started, outputs, key=key
+                        )
+                        emit(
+                            {
+                                "step": step.name,
+                                "status": "cached",
+                                "elapsed": time.monotonic() - started,
+                            }
+                        )
+                        return
                 emit({"step": step.name, "status": "started", "elapsed": 0.0})
                 ctx = StepContext(
                     workflow.name,
@@ -478,6 +518,7 @@ async def run_workflow(
                         label=f"{workflow.name}.{step.name}",
                         value={"outputs_blob": blob},
                     )
+                    composer.step_outputs[key] = outputs
                 artifacts.update(outputs)
                 status = "cached" if ctx.cached else "done"
                 results[step.name] = StepResult(
@@ -502,11 +543,14 @@ async def run_workflow(
                     }
                 )
             finally:
+                if flight is not None:
+                    composer.step_flights.pop(key, None)
+                    flight.set_result(None)
                 done_events[step.name].set()
 
     await asyncio.gather(*(run_step(s) for s in workflow._order()))
     ordered = {s.name: results[s.name] for s in workflow.steps}
-    result = WorkflowResult(workflow.name, ordered, artifacts, canonical(dumped))
+    result = WorkflowResult(workflow.name, ordered, artifacts, _config_json(parsed, composer))
     if failures:
         lines = "\n".join(f"  {name}: {type(e).__name__}: {e}" for name, e in failures.items())
         raise WorkflowError(f"workflow {workflow.name} failed:\n{lines}", failures, result)
