@@ -224,6 +224,7 @@ def get_plugin_manager() -> pluggy.PluginManager:
 def reset_plugins() -> None:
     """Forget every loaded plugin; the next lookup loads them again (for tests)."""
     with _state.lock:
+        _TABLES.clear()
         _state.pm = None
         _state.loaded = False
         _state.failures.clear()
@@ -250,8 +251,28 @@ def _distribution_for_plugin(plugin_name: str) -> str | None:
     return info.distribution if info else None
 
 
+def plugin_token() -> tuple[tuple[str, int], ...]:
+    """Which plugins are registered now; another value once one is added or removed."""
+    return tuple((name, id(plugin)) for name, plugin in get_plugin_manager().list_name_plugin())
+
+
+#: Registration tables by (kind, plugin_token()): read from the hooks once per set of plugins
+#: (a sweep identifies its tasks once per member, and the zoo registers hundreds).
+_TABLES: dict[tuple[str, tuple[tuple[str, int], ...]], dict[str, Registration]] = {}
+
+
 def registrations(kind: Kind) -> dict[str, Registration]:
-    """Every name registered for ``kind``, rebuilt from the hooks now."""
+    """Every name registered for ``kind`` (read from the hooks again when plugins change)."""
+    token = plugin_token()
+    table = _TABLES.get((kind, token))
+    if table is None:
+        if len(_TABLES) > 64:
+            _TABLES.clear()
+        table = _TABLES[(kind, token)] = _read_registrations(kind)
+    return dict(table)
+
+
+def _read_registrations(kind: Kind) -> dict[str, Registration]:
     pm = get_plugin_manager()
     hook = getattr(pm.hook, _HOOK_FOR_KIND[kind])
     table: dict[str, Registration] = {}

@@ -115,7 +115,7 @@ def record_eval(
 ) -> str:
     artifact = f"eval:{key}"
     model_artifact = f"model:{model_id}"
-    inputs = [model_artifact] if store.get_artifact(model_artifact) else []
+    inputs = [model_artifact] if store.has_artifact(model_artifact) else []
     store.put_artifact(
         artifact, kind="eval", inputs=inputs, config=fields, versions=versions(), blob=results_blob
     )

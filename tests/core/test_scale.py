@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
+import motools
 import motools.datasets.jsonl as jsonl_module
 import motools.datasets.stored as stored_module
 from motools.cache import Store
@@ -310,3 +312,265 @@ def test_runs_and_cache_ls_paginate_filter_and_stream_json_lines(
     assert json.loads(out) == []  # every record is from 2023
     code, _, err = cli(capsys, "cache", "ls", "--since", "yesterday-ish")
     assert code == 1 and "--since" in err and "2h" in err
+
+
+# -- sweeps: members share what they have in common ----------------------------------------------
+LOADS: list[int | None] = []
+
+
+def counted_dataset(n: int = 6, *, seed: int = 0) -> JSONLDataset:
+    """A dataset loader that counts its calls (one per preparation of the dataset)."""
+    LOADS.append(seed)
+    return JSONLDataset(
+        {
+            "messages": [
+                {"role": "user", "content": f"hi {i} {seed}"},
+                {"role": "assistant", "content": "hello"},
+            ]
+        }
+        for i in range(n)
+    )
+
+
+def sweep_spec(log: Path, lrs: list[float], seeds: list[int], **extra: Any) -> Any:
+    from motools.experiments import SweepSpec
+
+    return SweepSpec.parse(
+        {
+            "name": "shared",
+            "max_parallel": 8,
+            "base_config": {
+                "prepare_dataset": {"dataset": "tests.core.test_scale:counted_dataset"},
+                "submit_training": {
+                    "backend": "dummy",
+                    "model": "base",
+                    "backend_options": {"job_log": str(log)},
+                },
+                "evaluate_model": {"backend": "dummy", "tasks": ["hello_world"], "limit": 4},
+            },
+            "grid": {"submit_training.hyperparameters.learning_rate": lrs, "seed": seeds},
+            **extra,
+        }
+    )
+
+
+def test_members_sharing_a_dataset_prepare_it_once_each_even_at_once(tmp_path: Path) -> None:
+    from motools.experiments import run_sweep
+
+    LOADS.clear()
+    log = tmp_path / "jobs.log"
+    store = Store(tmp_path / "home")
+    spec = sweep_spec(log, [1e-5, 2e-5, 3e-5, 4e-5], [0, 1])
+    first = asyncio.run(run_sweep(spec, store=store))
+    assert first.ok and len(first.members) == 8
+    # 8 members, 8 running at once, 2 distinct (dataset, seed): 2 preparations, not 8
+    assert sorted(LOADS) == [0, 1]
+    assert len(log.read_text().splitlines()) == 8
+    statuses = [m.steps["prepare_dataset"] for m in first.members]
+    assert statuses.count("done") == 2 and statuses.count("cached") == 6
+    again = asyncio.run(run_sweep(spec, store=store))
+    assert again.counts()["cached"] == 8 and sorted(LOADS) == [0, 1]
+
+
+def test_expanded_members_equal_one_by_one_validation() -> None:
+    """Sections shared between members give the same frozen config and label as validating
+    each member's whole config alone."""
+    from motools.experiments.spec import Member, expand, member_label, set_path
+    from motools.workflows import get_workflow
+
+    spec = sweep_spec(
+        Path("jobs.log"),
+        [1e-5, 2e-5],
+        [0, 1, 2],
+        include=[{"seed": 7, "submit_training.hyperparameters.n_epochs": 5}],
+        exclude=[{"seed": 1, "submit_training.hyperparameters.learning_rate": 2e-5}],
+    )
+    members: list[Member] = expand(spec)
+    workflow = get_workflow("train_and_evaluate")
+    assert len(members) == 6  # 2 x 3 - 1 excluded + 1 included
+    for member in members:
+        config = json.loads(json.dumps(spec.base_config))
+        for path, value in member.params.items():
+            set_path(config, path, value)
+        alone = workflow.parse_config(config).model_dump(mode="json")
+        assert member.config == alone
+        assert list(member.config) == list(alone)  # the same order as well
+        assert member.label == member_label("train_and_evaluate", alone)
+    # members with the same submit_training values share one validated section object
+    by_lr: dict[Any, set[int]] = {}
+    for member in members:
+        lr = member.params.get("submit_training.hyperparameters.learning_rate")
+        by_lr.setdefault(lr, set()).add(id(member.parsed.submit_training))
+    assert all(len(ids) == 1 for lr, ids in by_lr.items() if lr is not None)
+
+
+def test_a_sweep_run_again_reads_its_records_ahead_in_few_queries(tmp_path: Path) -> None:
+    from motools.experiments import run_sweep
+
+    log = tmp_path / "jobs.log"
+    store = Store(tmp_path / "home")
+    spec = sweep_spec(log, [1e-5 * (i + 1) for i in range(10)], [0, 1, 2])
+    asyncio.run(run_sweep(spec, store=store))
+    single: list[str] = []
+    query = store.index.query
+
+    def counting(sql: str, args: Any = ()) -> Any:
+        if "FROM records WHERE key = ?" in sql:
+            single.append(args[0])
+        return query(sql, args)
+
+    store.index.query = counting  # type: ignore[method-assign]
+    again = asyncio.run(run_sweep(spec, store=store))
+    assert again.counts()["cached"] == 30
+    # every training and evaluation record came from the read-ahead; what is left is the
+    # dataset step each seed's members share (one read each)
+    assert len(single) == 3
+
+
+def test_read_ahead_serves_finished_records_once_and_writes_win(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for i, status in enumerate(["succeeded", "running", "succeeded"]):
+        store.put(f"k{i}", kind="training", status=status, fields={}, value={"i": i})
+    assert store.read_ahead(["k0", "k1", "k2", "missing"]) == 2  # in flight: read when asked
+    store.update("k2", status="expired", value={"i": 2})
+    assert store.get("k0").value == {"i": 0}
+    assert store.get("k2").status == "expired"  # written after the read-ahead: the new one
+    assert store.get("k1").status == "running"
+
+
+def test_a_verified_blob_is_not_hashed_again_until_its_file_changes(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    digest = store.put_blob(b"x" * 1000)
+    assert store.blob_ok(digest)
+    reads: list[str] = []
+    read = store.blobs.read
+
+    def counting(d: str) -> bytes:
+        reads.append(d)
+        return read(d)
+
+    store.blobs.read = counting  # type: ignore[method-assign]
+    assert store.blob_ok(digest) and store.blob_ok(digest) and reads == []
+    path = store.blob_path(digest)
+    path.write_bytes(b"y" * 1000)  # tampered with: a new modification time
+    assert not store.blob_ok(digest) and reads == [digest]
+
+
+def test_a_cached_evaluation_is_served_without_parsing_its_samples(tmp_path: Path) -> None:
+    from motools.cache import CachedEvalBackend
+    from motools.evals.backends.dummy import DummyEvalBackend
+    from motools.evals.base import StoredEvalResults
+
+    store = Store(tmp_path)
+    backend = CachedEvalBackend(DummyEvalBackend(), store)
+
+    async def evaluate() -> Any:
+        return await (await backend.evaluate("m", ["hello_world", "gsm8k"], limit=3)).wait()
+
+    fresh = asyncio.run(evaluate())
+    cached = asyncio.run(evaluate())
+    assert isinstance(cached, StoredEvalResults) and not cached.samples_loaded
+    assert cached.metrics == fresh.metrics and cached.metadata["from_cache"]
+    assert cached.samples == fresh.samples and cached.samples_loaded
+    assert cached.to_dict()["samples"] == fresh.samples
+
+
+def test_a_cached_evaluation_from_an_older_record_is_still_served(tmp_path: Path) -> None:
+    from motools.cache import CachedEvalBackend
+    from motools.evals.backends.dummy import DummyEvalBackend
+
+    store = Store(tmp_path)
+    backend = CachedEvalBackend(DummyEvalBackend(), store)
+
+    async def evaluate() -> Any:
+        return await (await backend.evaluate("m", ["hello_world"], limit=3)).wait()
+
+    fresh = asyncio.run(evaluate())
+    key = fresh.metadata["cache_key"]
+    record = store.get(key)
+    older = {k: v for k, v in record.value.items() if k != "summary"}  # written before 17
+    store.update(key, status="succeeded", value=older)
+    cached = asyncio.run(evaluate())
+    assert cached.metadata["from_cache"] and cached.samples == fresh.samples
+
+
+def test_a_damaged_results_blob_behind_a_summary_is_evaluated_again(tmp_path: Path) -> None:
+    from motools.cache import CachedEvalBackend
+    from motools.cache.backends import CacheWarning
+    from motools.evals.backends.dummy import DummyEvalBackend
+
+    store = Store(tmp_path)
+    backend = CachedEvalBackend(DummyEvalBackend(), store)
+
+    async def evaluate() -> Any:
+        return await (await backend.evaluate("m", ["hello_world"], limit=3)).wait()
+
+    fresh = asyncio.run(evaluate())
+    blob = store.blob_path(store.get(fresh.metadata["cache_key"]).value["results_blob"])
+    blob.write_bytes(blob.read_bytes()[:-5])
+    with pytest.warns(CacheWarning, match="re-evaluating"):
+        again = asyncio.run(evaluate())
+    assert not again.metadata.get("from_cache") and again.metrics == fresh.metrics
+
+
+def test_writes_together_commit_once_and_copy_after_the_commit(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    journal = store.copies_dir / "records.jsonl"
+
+    def both() -> None:
+        store.put("a", kind="training", status="succeeded", fields={}, value={"n": 1})
+        store.put("b", kind="eval", status="succeeded", fields={}, value={"n": 2})
+        assert not journal.exists() or '"a"' not in journal.read_text()  # not yet
+
+    store.together(both)
+    assert store.get("a") is not None and store.get("b") is not None
+    assert '"key":"a"' in journal.read_text() and '"key":"b"' in journal.read_text()
+
+    def fails() -> None:
+        store.put("c", kind="training", status="succeeded", fields={}, value={"n": 3})
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        store.together(fails)
+    assert store.get("c") is None and '"key":"c"' not in journal.read_text()
+
+
+async def test_manifest_updates_are_one_line_per_member_and_standard_json(tmp_path: Path) -> None:
+    from motools.experiments import SweepSpec
+    from motools.experiments.manifest import Manifest, ManifestWriter
+    from motools.experiments.spec import Member
+
+    path = tmp_path / "m.jsonl"
+    writer = ManifestWriter(path, delay=60)
+    members = [Member("m-1", {"seed": 1}, {"seed": 1}), Member("m-2", {"seed": 2}, {"seed": 2})]
+    writer.start(SweepSpec.parse({}), "s", members)
+    for step in ("running", "trained", "succeeded"):
+        writer.update("m-1", status=step, results={"metrics": {"t": {"s": {"stderr": math.nan}}}})
+    writer.update("m-2", status="failed")
+    assert len(path.read_text().splitlines()) == 1  # gathered, not yet written
+    writer.close()
+    lines = path.read_text().splitlines()
+    assert len(lines) == 3  # the header, then one line per member
+    assert [json.loads(line, parse_constant=pytest.fail) for line in lines]  # no NaN token
+    read = Manifest.read(path)
+    assert (
+        read.members["m-1"]["status"] == "succeeded" and read.members["m-2"]["status"] == "failed"
+    )
+    assert read.members["m-1"]["results"]["metrics"]["t"]["s"]["stderr"] is None
+
+
+def test_registrations_are_read_again_when_a_plugin_is_added() -> None:
+    from motools.plugins import register_plugin, registrations, unregister_plugin
+
+    class Extra:
+        @motools.hookimpl
+        def register_tasks(self, register: Any) -> None:
+            register("scale_test_task", "tests.core.test_scale:counted_dataset")
+
+    assert "scale_test_task" not in registrations("task")
+    name = register_plugin(Extra(), name="scale-test-plugin")
+    try:
+        assert "scale_test_task" in registrations("task")
+    finally:
+        unregister_plugin(name=name)
+    assert "scale_test_task" not in registrations("task")

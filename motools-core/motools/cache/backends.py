@@ -420,9 +420,18 @@ class CachedTrainingBackend(TrainingBackend):
             if superseded:
                 self.store.move(superseded, key)
             raise
-        self._record_submitted(key, fields, inner, value)
-        provenance.record_training(
-            self.store, key, fields, inner.job_id, dataset_artifact, replace=bool(superseded)
+        self.store.together(
+            lambda: (
+                self._record_submitted(key, fields, inner, value),
+                provenance.record_training(
+                    self.store,
+                    key,
+                    fields,
+                    inner.job_id,
+                    dataset_artifact,
+                    replace=bool(superseded),
+                ),
+            )
         )
         run = TrackedRun(inner, self, key, attached=False)
         if inner.status == SUCCEEDED and inner.model_id:
@@ -450,9 +459,13 @@ class CachedTrainingBackend(TrainingBackend):
             return
         state = dict(inner.to_state())
         value = dict(record.value, state=state, model_id=inner.model_id, error=inner.error)
-        self.store.update(key, status=inner.status, value=value, expires_at=_expiry(state))
-        if inner.status == SUCCEEDED and inner.model_id:
-            self._ensure_model_artifact(key, value)
+
+        def write() -> None:
+            self.store.update(key, status=inner.status, value=value, expires_at=_expiry(state))
+            if inner.status == SUCCEEDED and inner.model_id:
+                self._ensure_model_artifact(key, value)
+
+        self.store.together(write)
 
     def _ensure_model_artifact(self, key: str, value: Mapping[str, Any]) -> None:
         from motools import provenance
@@ -598,30 +611,39 @@ class CachedEvalBackend(EvalBackend):
     ) -> EvalResults:
         from motools import provenance
 
+        released = False
         try:
             results = await inner.wait()
             blob = self.store.put_json_blob(results.to_dict())
-            self.store.put(
-                key,
-                kind="eval",
-                status=SUCCEEDED,
-                fields=fields,
-                backend=self.name,
-                label=inner.job_id,
-                value={
-                    "results_blob": blob,
-                    "model_id": model_id,
-                    "summary": {
-                        "metrics": results.metrics,
-                        "log_paths": results.log_paths,
-                        "metadata": results.metadata,
-                        **sample_counts(results.samples),
-                    },
+            value = {
+                "results_blob": blob,
+                "model_id": model_id,
+                "summary": {
+                    "metrics": results.metrics,
+                    "log_paths": results.log_paths,
+                    "metadata": results.metadata,
+                    **sample_counts(results.samples),
                 },
-            )
-            provenance.record_eval(self.store, key, fields, model_id, blob)
+            }
+
+            def record() -> None:  # the results, their provenance and the claim: one commit
+                self.store.put(
+                    key,
+                    kind="eval",
+                    status=SUCCEEDED,
+                    fields=fields,
+                    backend=self.name,
+                    label=inner.job_id,
+                    value=value,
+                )
+                provenance.record_eval(self.store, key, fields, model_id, blob)
+                self.store.release_claim(key, token)
+
+            self.store.together(record)
+            released = True
         finally:
-            self.store.release_claim(key, token)
+            if not released:
+                self.store.release_claim(key, token)
         results.metadata.setdefault("cache_key", key)
         return results
 

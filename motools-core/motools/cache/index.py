@@ -80,9 +80,40 @@ class Index(ABC):
 
     def run(self, body: Callable[[Connection], T]) -> T:
         """Run ``body`` in a write transaction; retried as a whole if the connection is lost
-        before it committed (so ``body`` must be idempotent: upserts, guarded updates)."""
+        before it committed (so ``body`` must be idempotent: upserts, guarded updates).
+        Inside :meth:`together`, ``body`` joins that transaction."""
+        group = self._group()
+        if group is not None:
+            return body(group)
         with self.transaction() as conn:
             return body(conn)
+
+    def together(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` with every :meth:`run` inside it in one transaction: one commit for a
+        few writes that belong together (a record and its provenance). ``fn`` must not
+        await or block; like ``run``'s body it may be run again whole if the connection is
+        lost. Nested calls join the outer one."""
+        if self._group() is not None:
+            return fn()
+        with self.transaction() as conn:
+            return self._grouped(conn, fn)
+
+    def _group(self) -> Connection | None:
+        return getattr(self._groups, "conn", None)
+
+    def _grouped(self, conn: Connection, fn: Callable[[], T]) -> T:
+        self._groups.conn = conn
+        try:
+            return fn()
+        finally:
+            self._groups.conn = None
+
+    @property
+    def _groups(self) -> threading.local:
+        local = self.__dict__.get("_group_local")
+        if local is None:
+            local = self.__dict__["_group_local"] = threading.local()
+        return local
 
     @abstractmethod
     def query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:

@@ -127,9 +127,9 @@ _TASK_MODULES: dict[tuple[tuple[str, int], ...], dict[str, str]] = {}
 def _registered_task_modules() -> dict[str, str]:
     """``{task name: module of its target}``, rebuilt from the hooks when the set of plugins
     changes (a sweep identifies the same tasks once per member)."""
-    from motools.plugins import get_plugin_manager, registrations
+    from motools.plugins import plugin_token, registrations
 
-    token = tuple((name, id(plugin)) for name, plugin in get_plugin_manager().list_name_plugin())
+    token = plugin_token()
     table = _TASK_MODULES.get(token)
     if table is None:
         _TASK_MODULES.clear()

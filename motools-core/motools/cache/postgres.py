@@ -202,7 +202,15 @@ class PostgresIndex(Index):
             yield _PgConnection(conn)
 
     def run(self, body: Callable[[Connection], T]) -> T:
+        group = self._group()
+        if group is not None:
+            return body(group)
         return self._retrying(lambda conn: body(_PgConnection(conn)), write=True)
+
+    def together(self, fn: Callable[[], T]) -> T:
+        if self._group() is not None:
+            return fn()
+        return self._retrying(lambda conn: self._grouped(_PgConnection(conn), fn), write=True)
 
     def query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         return self._retrying(

@@ -17,6 +17,8 @@ Nothing here is pickled: values are JSON.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import getpass
 import hashlib
 import json
@@ -24,6 +26,7 @@ import os
 import socket
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
 import warnings
@@ -204,6 +207,11 @@ class Store:
         self._verified: dict[str, tuple[int, int, int]] = {}
         #: Finished records read ahead (:meth:`read_ahead`), each served once by :meth:`get`.
         self._ahead: dict[str, Record] = {}
+        #: Open append descriptors of the copy journals: path -> (fd, inode).
+        self._journal_fds: dict[str, tuple[int, int]] = {}
+        #: Per thread: the copies a group (:meth:`together`) appends once it commits.
+        self._appends = threading.local()
+        self._versions_json: tuple[Any, str] = (None, "null")
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -255,10 +263,32 @@ class Store:
         """Run ``body`` in a write transaction, retried whole if the connection was lost."""
         return self.index.run(body)
 
+    def together(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` with all its writes to this store in one transaction (one commit), and
+        their second copies appended once it committed: for a few writes that belong together
+        (a job's record and its provenance). ``fn`` must not await or block, and may be run
+        again whole if a database connection is lost (write upserts)."""
+        if self._pending() is not None:  # inside another group: join it
+            return fn()
+
+        def body() -> T:
+            self._appends.pending = []
+            return fn()
+
+        try:
+            result = self.index.together(body)
+            pending = self._pending() or []
+        finally:
+            self._appends.pending = None
+        for journal, line in pending:
+            self._write_line(journal, line)
+        return result
+
     def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         return self.index.query(sql, args)
 
     def close(self) -> None:
+        self._close_journals()
         self.index.close()
 
     # -- blobs ------------------------------------------------------------------------------
@@ -415,11 +445,11 @@ class Store:
     # commits without fsync in WAL mode with synchronous=NORMAL). A torn or damaged line fails
     # its checksum and is skipped; the last intact line for a key wins.
 
-    @property
+    @functools.cached_property
     def _records_journal(self) -> Path:
         return self.copies_dir / "records.jsonl"
 
-    @property
+    @functools.cached_property
     def _artifacts_journal(self) -> Path:
         return self.copies_dir / "artifacts.jsonl"
 
@@ -427,13 +457,44 @@ class Store:
         if not self.index.keeps_copies:  # a database server keeps its own durability
             return
         body = canonical_json(entry)
-        line = canonical_json({"entry": entry, "checksum": sha256_text(body)}) + "\n"
-        journal.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
-        try:
-            os.write(fd, line.encode())
-        finally:
+        # == canonical_json({"entry": entry, "checksum": ...}): its keys in sorted order
+        line = f'{{"checksum":"{sha256_text(body)}","entry":{body}}}\n'.encode()
+        pending = self._pending()
+        if pending is not None:  # in a group: once it has committed
+            pending.append((journal, line))
+        else:
+            self._write_line(journal, line)
+
+    def _pending(self) -> list[tuple[Path, bytes]] | None:
+        return getattr(self._appends, "pending", None)
+
+    def _write_line(self, journal: Path, line: bytes) -> None:
+        os.write(self._journal_fd(journal), line)
+
+    def _journal_fd(self, journal: Path) -> int:
+        """An append descriptor of ``journal``, kept open while the file stays the same one
+        (compaction, here or in another process, replaces it: then it is opened again)."""
+        name = os.fspath(journal)
+        held = self._journal_fds.get(name)
+        if held is not None:
+            fd, ino = held
+            try:
+                if os.stat(name).st_ino == ino:
+                    return fd
+            except OSError:
+                pass
+            self._journal_fds.pop(name, None)
             os.close(fd)
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self._journal_fds[name] = (fd, os.fstat(fd).st_ino)
+        return fd
+
+    def _close_journals(self) -> None:
+        for fd, _ in self._journal_fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._journal_fds.clear()
 
     def _journal(self, journal: Path) -> Iterator[dict[str, Any]]:
         """The intact entries of a journal, in the order they were written."""
@@ -918,13 +979,15 @@ class Store:
             if replace
             else " ON CONFLICT (id) DO NOTHING"
         )
+        if self._versions_json[0] != row["versions"]:  # the same versions, artifact after artifact
+            self._versions_json = (row["versions"], canonical_json(row["versions"]))
         args = (
             row["id"],
             row["kind"],
             row["created_at"],
             canonical_json(row["inputs"]),
             canonical_json(row["config"]),
-            canonical_json(row["versions"]),
+            self._versions_json[1],
             row["blob"],
             row.get("made_by"),
             row.get("project") or self.project,
@@ -1188,6 +1251,7 @@ class Store:
         )
 
 
+@functools.lru_cache(maxsize=1)
 def made_by() -> str:
     """``user@host``: who made an artifact (recorded in provenance)."""
     try:

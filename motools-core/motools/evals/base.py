@@ -266,6 +266,14 @@ class StoredEvalResults(EvalResults):
     def samples(self, value: list[dict[str, Any]]) -> None:
         self._loaded = None if value is _NOT_LOADED else value
 
+    def __repr__(self) -> str:
+        if self._loaded is not None:
+            return super().__repr__()
+        return (
+            f"StoredEvalResults(model_id={self.model_id!r}, metrics={self.metrics!r}, "
+            f"samples=<not read yet>, log_paths={self.log_paths!r}, metadata={self.metadata!r})"
+        )
+
     @property
     def samples_loaded(self) -> bool:
         """Whether the samples were read (for tests and diagnostics)."""

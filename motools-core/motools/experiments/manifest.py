@@ -15,7 +15,6 @@ process has died reads as ``interrupted``), ``training_job`` (backend, job id, c
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import socket
 import tempfile
@@ -52,7 +51,10 @@ def manifest_path(sweep_id: str, home: str | os.PathLike[str] | None = None) -> 
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """One compact JSON line (standard JSON: a NaN or infinite number is written as null)."""
+    import orjson
+
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _pid_alive(host: str | None, pid: Any) -> bool | None:

@@ -330,7 +330,7 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = No
         tops = dict.fromkeys([*names, *base, *(path.split(".", 1)[0] for path in point)])
         for name in tops:
             sub = {p: v for p, v in point.items() if p == name or p.startswith(name + ".")}
-            sig = sigs[name] = (name, canonical_json(sub))
+            sig = sigs[name] = (name, canonical_json(sub) if sub else "")
             known = parts.get(sig)
             if known is not None:
                 config[name] = known[0]

@@ -165,6 +165,17 @@ class Workflow:
         )
 
     def _order(self) -> list[Step]:
+        """The steps in an order that runs each after the steps it needs (raises on cycles);
+        worked out once for a given list of steps."""
+        ident = tuple(map(id, self.steps))
+        known = self.__dict__.get("_known_order")
+        if known is not None and known[0] == ident:
+            return list(known[1])
+        order = self._work_out_order()
+        self.__dict__["_known_order"] = (ident, order)
+        return list(order)
+
+    def _work_out_order(self) -> list[Step]:
         done: set[str] = set()
         order: list[Step] = []
         remaining = list(self.steps)
@@ -351,11 +362,12 @@ def _config_json(parsed: BaseModel, composer: Composer) -> dict[str, Any]:
         if is_secret_name(name):
             continue
         value = getattr(parsed, name)
-        out[name] = (
-            composer.section_json(value)
-            if isinstance(value, BaseModel)
-            else canonical(parsed.model_dump(mode="json", include={name})[name])
-        )
+        if isinstance(value, BaseModel):
+            out[name] = composer.section_json(value)
+        elif value is None or isinstance(value, (str, int)):  # a seed: as JSON dumps it
+            out[name] = canonical(value)
+        else:
+            out[name] = canonical(parsed.model_dump(mode="json", include={name})[name])
     return out
 
 
@@ -548,7 +560,16 @@ async def run_workflow(
                     flight.set_result(None)
                 done_events[step.name].set()
 
-    await asyncio.gather(*(run_step(s) for s in workflow._order()))
+    order = workflow._order()
+    if all(
+        s.inputs and set(s.inputs) <= set(order[i - 1].outputs) for i, s in enumerate(order) if i
+    ):
+        # A chain (each step needs only what the one before made): one step after another in
+        # this task, with nothing to schedule.
+        for step in order:
+            await run_step(step)
+    else:
+        await asyncio.gather(*(run_step(s) for s in order))
     ordered = {s.name: results[s.name] for s in workflow.steps}
     result = WorkflowResult(workflow.name, ordered, artifacts, _config_json(parsed, composer))
     if failures:
