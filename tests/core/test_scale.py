@@ -456,19 +456,25 @@ def test_a_verified_blob_is_not_hashed_again_until_its_file_changes(tmp_path: Pa
     assert not store.blob_ok(digest) and reads == [digest]
 
 
-def test_a_cached_evaluation_is_served_without_parsing_its_samples(tmp_path: Path) -> None:
+def dummy_eval(store: Store, tasks: list[str]) -> Any:
+    """A function evaluating model ``m`` on ``tasks`` through the cache of ``store``."""
     from motools.cache import CachedEvalBackend
     from motools.evals.backends.dummy import DummyEvalBackend
-    from motools.evals.base import StoredEvalResults
 
-    store = Store(tmp_path)
     backend = CachedEvalBackend(DummyEvalBackend(), store)
 
     async def evaluate() -> Any:
-        return await (await backend.evaluate("m", ["hello_world", "gsm8k"], limit=3)).wait()
+        return await (await backend.evaluate("m", tasks, limit=3)).wait()
 
-    fresh = asyncio.run(evaluate())
-    cached = asyncio.run(evaluate())
+    return lambda: asyncio.run(evaluate())
+
+
+def test_a_cached_evaluation_is_served_without_parsing_its_samples(tmp_path: Path) -> None:
+    from motools.evals.base import StoredEvalResults
+
+    evaluate = dummy_eval(Store(tmp_path), ["hello_world", "gsm8k"])
+    fresh = evaluate()
+    cached = evaluate()
     assert isinstance(cached, StoredEvalResults) and not cached.samples_loaded
     assert cached.metrics == fresh.metrics and cached.metadata["from_cache"]
     assert cached.samples == fresh.samples and cached.samples_loaded
@@ -476,40 +482,26 @@ def test_a_cached_evaluation_is_served_without_parsing_its_samples(tmp_path: Pat
 
 
 def test_a_cached_evaluation_from_an_older_record_is_still_served(tmp_path: Path) -> None:
-    from motools.cache import CachedEvalBackend
-    from motools.evals.backends.dummy import DummyEvalBackend
-
     store = Store(tmp_path)
-    backend = CachedEvalBackend(DummyEvalBackend(), store)
-
-    async def evaluate() -> Any:
-        return await (await backend.evaluate("m", ["hello_world"], limit=3)).wait()
-
-    fresh = asyncio.run(evaluate())
+    evaluate = dummy_eval(store, ["hello_world"])
+    fresh = evaluate()
     key = fresh.metadata["cache_key"]
-    record = store.get(key)
-    older = {k: v for k, v in record.value.items() if k != "summary"}  # written before 17
+    older = {k: v for k, v in store.get(key).value.items() if k != "summary"}  # before 17
     store.update(key, status="succeeded", value=older)
-    cached = asyncio.run(evaluate())
+    cached = evaluate()
     assert cached.metadata["from_cache"] and cached.samples == fresh.samples
 
 
 def test_a_damaged_results_blob_behind_a_summary_is_evaluated_again(tmp_path: Path) -> None:
-    from motools.cache import CachedEvalBackend
     from motools.cache.backends import CacheWarning
-    from motools.evals.backends.dummy import DummyEvalBackend
 
     store = Store(tmp_path)
-    backend = CachedEvalBackend(DummyEvalBackend(), store)
-
-    async def evaluate() -> Any:
-        return await (await backend.evaluate("m", ["hello_world"], limit=3)).wait()
-
-    fresh = asyncio.run(evaluate())
+    evaluate = dummy_eval(store, ["hello_world"])
+    fresh = evaluate()
     blob = store.blob_path(store.get(fresh.metadata["cache_key"]).value["results_blob"])
     blob.write_bytes(blob.read_bytes()[:-5])
     with pytest.warns(CacheWarning, match="re-evaluating"):
-        again = asyncio.run(evaluate())
+        again = evaluate()
     assert not again.metadata.get("from_cache") and again.metrics == fresh.metrics
 
 
