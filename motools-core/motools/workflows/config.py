@@ -12,8 +12,11 @@ import yaml
 from motools.errors import ValidationError, format_validation_errors
 
 
-class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-4`` (no dot) as a string; researchers mean a number."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML 1.1 reads ``1e-4`` (no dot) as a string; researchers mean a number.
+
+    libyaml's parser when PyYAML has it (a sweep file of thousands of values parses ~10x
+    faster), the same safe constructor and resolver either way."""
 
 
 _Loader.add_implicit_resolver(
