@@ -566,3 +566,19 @@ def test_registrations_are_read_again_when_a_plugin_is_added() -> None:
     finally:
         unregister_plugin(name=name)
     assert "scale_test_task" not in registrations("task")
+
+
+def test_a_copy_put_together_from_encoded_parts_is_the_canonical_json() -> None:
+    from motools.cache.store import Record, canonical_json, record_json
+
+    for record in (
+        Record("k", "eval", "succeeded", None, None, {}, {}, 1.5, 2.0),
+        Record(
+            "é\"key\":", "training", "running", "dum\\my", 'job "1"',
+            {"b": [1, 2.5e-7, None], "a": {"ü": True}}, {"nan": float("nan"), "big": 10**30},
+            1_700_000_000.123456, 1_700_000_001.0, 1.0e300, 3,
+        ),
+    ):  # fmt: skip
+        whole = canonical_json(record.to_dict())
+        parts = record_json(record, canonical_json(record.fields), canonical_json(record.value))
+        assert parts == whole

@@ -339,6 +339,7 @@ class CachedTrainingBackend(TrainingBackend):
                     self.store.update(key, status="expired", value=found.record.value)
             token = self.store.try_claim(key, stale_after=self.claim_timeout)
             if token is not None:
+                claim = [token]  # emptied by _submit when it released the claim itself
                 try:
                     again = await self._classify(key, fields)
                     if not force and again.outcome in ("hit", "in_flight"):
@@ -348,10 +349,11 @@ class CachedTrainingBackend(TrainingBackend):
                         if recovered is not None:
                             return recovered
                     return await self._submit(
-                        key, fields, dataset, model, hyperparameters, suffix, options, force
+                        key, fields, dataset, model, hyperparameters, suffix, options, force, claim
                     )
                 finally:
-                    self.store.release_claim(key, token)
+                    if claim:
+                        self.store.release_claim(key, token)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"another process has held cache key {key[:12]} for too long")
             await asyncio.sleep(0.1)
@@ -391,7 +393,10 @@ class CachedTrainingBackend(TrainingBackend):
         suffix: str | None,
         options: dict[str, Any],
         force: bool = False,
+        claim: list[str] | None = None,
     ) -> TrackedRun:
+        """Submit and record the job; ``claim`` (holding the claim's token) is released in
+        the same transaction as the record, and emptied."""
         from motools import provenance
 
         dataset_artifact = provenance.record_dataset(self.store, dataset)
@@ -420,19 +425,18 @@ class CachedTrainingBackend(TrainingBackend):
             if superseded:
                 self.store.move(superseded, key)
             raise
-        self.store.together(
-            lambda: (
-                self._record_submitted(key, fields, inner, value),
-                provenance.record_training(
-                    self.store,
-                    key,
-                    fields,
-                    inner.job_id,
-                    dataset_artifact,
-                    replace=bool(superseded),
-                ),
+
+        def record() -> None:  # the job, its provenance and the end of the claim: one commit
+            self._record_submitted(key, fields, inner, value)
+            provenance.record_training(
+                self.store, key, fields, inner.job_id, dataset_artifact, replace=bool(superseded)
             )
-        )
+            if claim:
+                self.store.release_claim(key, claim[0])
+
+        self.store.together(record)
+        if claim:
+            claim.clear()
         run = TrackedRun(inner, self, key, attached=False)
         if inner.status == SUCCEEDED and inner.model_id:
             self._record_progress(key, inner)

@@ -98,6 +98,19 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def record_json(record: Record, fields_json: str, value_json: str) -> str:
+    """``canonical_json(record.to_dict())``, given the canonical JSON of its fields and value:
+    the scalars are encoded, the two large parts put in place (keys in sorted order)."""
+    c = canonical_json
+    return (
+        f'{{"backend":{c(record.backend)},"created_at":{c(record.created_at)},'
+        f'"expires_at":{c(record.expires_at)},"fields":{fields_json},"key":{c(record.key)},'
+        f'"kind":{c(record.kind)},"label":{c(record.label)},'
+        f'"schema_version":{c(record.schema_version)},"status":{c(record.status)},'
+        f'"updated_at":{c(record.updated_at)},"value":{value_json}}}'
+    )
+
+
 def json_loads(data: str | bytes) -> Any:
     """Parse JSON: orjson's speed, with the standard parser for what orjson refuses (NaN,
     integers beyond 64 bits), so every document ``canonical_json`` wrote reads back."""
@@ -434,7 +447,7 @@ class Store:
             lambda conn: conn.execute(_UPSERT_RECORD + " RETURNING created_at", args).fetchone()[0]
         )
         record = Record(key, kind, status, backend, label, fields, value, created, now, expires_at)
-        self._write_copy(record)
+        self._write_copy(record, args[6], value_json)
         return record
 
     # -- second copies of durable records -----------------------------------------------------
@@ -453,10 +466,12 @@ class Store:
     def _artifacts_journal(self) -> Path:
         return self.copies_dir / "artifacts.jsonl"
 
-    def _append(self, journal: Path, entry: dict[str, Any]) -> None:
+    def _append(self, journal: Path, entry: dict[str, Any], body: str | None = None) -> None:
+        """Append ``entry`` (``body``: its canonical JSON, when the caller has it)."""
         if not self.index.keeps_copies:  # a database server keeps its own durability
             return
-        body = canonical_json(entry)
+        if body is None:
+            body = canonical_json(entry)
         # == canonical_json({"entry": entry, "checksum": ...}): its keys in sorted order
         line = f'{{"checksum":"{sha256_text(body)}","entry":{body}}}\n'.encode()
         pending = self._pending()
@@ -512,10 +527,17 @@ class Store:
                 except (ValueError, KeyError, TypeError):
                     continue
 
-    def _write_copy(self, record: Record) -> None:
-        if record.kind not in DURABLE_KINDS:
+    def _write_copy(
+        self, record: Record, fields_json: str | None = None, value_json: str | None = None
+    ) -> None:
+        """Append the record's copy; ``fields_json``/``value_json`` are the canonical JSON of
+        its fields and value when the caller has just encoded them (not encoded again)."""
+        if record.kind not in DURABLE_KINDS or not self.index.keeps_copies:
             return
-        self._append(self._records_journal, record.to_dict())
+        if fields_json is not None and value_json is not None:
+            self._append(self._records_journal, {}, record_json(record, fields_json, value_json))
+        else:
+            self._append(self._records_journal, record.to_dict())
 
     def _forget_copy(self, key: str) -> None:
         self._append(self._records_journal, {"deleted": key})
@@ -607,8 +629,8 @@ class Store:
             ).fetchone()
 
         row = self._tx(body)
-        if row is not None and row[1] in DURABLE_KINDS:
-            self._write_copy(self._decode(row))
+        if row is not None and row[1] in DURABLE_KINDS and self.index.keeps_copies:
+            self._write_copy(self._decode(row), row[6], row[7])  # the texts as stored
 
     def _decode(self, row: tuple[Any, ...]) -> Record:
         (
