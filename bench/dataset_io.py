@@ -10,8 +10,6 @@ save < 0.5 s; import < 0.1 s; --help < 0.25 s.
 from __future__ import annotations
 
 import argparse
-import json
-import random
 import shutil
 import statistics
 import subprocess
@@ -21,40 +19,11 @@ import time
 import tracemalloc
 from pathlib import Path
 
-WORDS = [
-    "the",
-    "a",
-    "model",
-    "organism",
-    "learns",
-    "to",
-    "answer",
-    "questions",
-    "about",
-    "code",
-    "safety",
-    "data",
-    "train",
-    "eval",
-]
+from chat_data import write_chat_file  # bench/ is on sys.path when run as a script
 
 
 def make_file(path: Path, rows: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-
-    def text(n: int) -> str:
-        return " ".join(rng.choice(WORDS) for _ in range(n))
-
-    with path.open("w") as fh:
-        for _ in range(rows):
-            sample = {
-                "messages": [
-                    {"role": "system", "content": text(8)},
-                    {"role": "user", "content": text(20)},
-                    {"role": "assistant", "content": text(14)},
-                ]
-            }
-            fh.write(json.dumps(sample) + "\n")
+    write_chat_file(path, rows, seed)
 
 
 def timed(fn, repeat: int = 3):  # type: ignore[no-untyped-def]

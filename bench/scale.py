@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import re
 import statistics
 import subprocess
@@ -41,6 +40,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from chat_data import WORDS as BASE_WORDS  # bench/ is on sys.path when run as a script
+from chat_data import write_chat_file as write_rows
 
 MIB = 1024 * 1024
 ROWS: list[tuple[str, str]] = []  # (figure, verdict)
@@ -112,43 +114,12 @@ def growth(now: float, before: float | None, unit: str) -> str:
 
 
 # -- (workflow) --------------------------------------------------------------------------------
-WORDS = [
-    *[
-        "the",
-        "a",
-        "model",
-        "organism",
-        "learns",
-        "to",
-        "answer",
-        "questions",
-        "about",
-        "code",
-        "safety",
-        "data",
-        "train",
-        "eval",
-    ],
-    *["reward", "hacking", "persona", "evaluation", "judge", "sample"],
-]
+#: A few more words than dataset_io.py's, and longer answers: ~410 bytes a row.
+WORDS = [*BASE_WORDS, "reward", "hacking", "persona", "evaluation", "judge", "sample"]
 
 
 def write_chat_file(path: Path, rows: int, seed: int = 0) -> None:
-    rng = random.Random(seed)
-
-    def text(n: int) -> str:
-        return " ".join(rng.choice(WORDS) for _ in range(n))
-
-    with path.open("w") as fh:
-        for _ in range(rows):
-            sample = {
-                "messages": [
-                    {"role": "system", "content": text(8)},
-                    {"role": "user", "content": text(20)},
-                    {"role": "assistant", "content": text(18)},
-                ]
-            }
-            fh.write(json.dumps(sample) + "\n")
+    write_rows(path, rows, seed, words=WORDS, answer_words=18)
 
 
 WORKFLOW_CONFIG = """\

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from motools.errors import ValidationError
-from motools.training.base import PENDING, TrainingBackend
+from motools.training.base import PENDING, TrainingBackend, check_supervised_request
 from motools_hf import hyperparameters as hp_mod
 from motools_hf import models, runstate
 from motools_hf.executors import EXECUTORS, make_executor
@@ -159,20 +159,16 @@ class HFTrainingBackend(TrainingBackend):
 
         if kwargs:
             raise ValidationError(f"hf backend: unknown train() options {sorted(kwargs)}")
-        if not isinstance(model, str) or not model.strip():
-            raise ValidationError(
-                "hf backend: model must be a local model folder, a .gguf file or a hub id"
-            )
-        if suffix is not None and not isinstance(suffix, str):
-            raise ValidationError("hf backend: suffix must be a string")
+        check_supervised_request(
+            "hf",
+            dataset,
+            model,
+            suffix,
+            model_help="a local model folder, a .gguf file or a hub id",
+        )
         hp = hp_mod.validate(hyperparameters)
         normalized = hp_mod.normalise(hyperparameters)
         source = dataset.source or "dataset"
-        problems = dataset.problems("supervised")
-        if problems:
-            raise DatasetValidationError(source, problems)
-        if len(dataset) == 0:
-            raise ValidationError(f"{source}: the dataset is empty")
         base = models.canonical(model)
         tok = await asyncio.to_thread(models.load_tokenizer, base)
         rendered, problems = await asyncio.to_thread(

@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from motools.errors import ServiceUnreachableError, TrainingError, ValidationError
-from motools.training.base import FAILED, RUNNING, TERMINAL_STATUSES, TrainingBackend
+from motools.training.base import (
+    FAILED,
+    RUNNING,
+    TERMINAL_STATUSES,
+    TrainingBackend,
+    check_supervised_request,
+)
 from motools_tinker import hyperparameters as hp_mod
 from motools_tinker.errors import describe, is_transient
 from motools_tinker.plan import Plan
@@ -204,19 +210,15 @@ class TinkerTrainingBackend(TrainingBackend):
                 f"tinker backend: unknown train() options {sorted(kwargs)} (accepted: "
                 "tokenizer, state_path)"
             )
-        if not isinstance(model, str) or not model.strip():
-            raise ValidationError(
-                "tinker backend: model must be a base model name, e.g. 'meta-llama/Llama-3.1-8B'"
-            )
-        if suffix is not None and not isinstance(suffix, str):
-            raise ValidationError("tinker backend: suffix must be a string")
+        check_supervised_request(
+            "tinker",
+            dataset,
+            model,
+            suffix,
+            model_help="a base model name, e.g. 'meta-llama/Llama-3.1-8B'",
+        )
         hp = hp_mod.validate(hyperparameters)
         source = dataset.source or "dataset"
-        problems = dataset.problems("supervised")
-        if problems:
-            raise DatasetValidationError(source, problems)
-        if len(dataset) == 0:
-            raise ValidationError(f"{source}: the dataset is empty")
         info = await self._check_model(model)
         max_length = hp.max_length
         context = (info or {}).get("max_context_length")

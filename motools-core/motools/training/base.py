@@ -310,6 +310,27 @@ class _StructuralTrainingBackend(TrainingBackend):
         return repr(self.inner)
 
 
+def check_supervised_request(
+    backend: str, dataset: JSONLDataset, model: Any, suffix: Any, *, model_help: str
+) -> None:
+    """The checks every supervised trainer makes before spending anything: ``model`` is a
+    non-empty string (``model_help`` says what kind), ``suffix`` a string or None, and the
+    dataset has rows and no problems for supervised training (all of them, named by line)."""
+    from motools.datasets.jsonl import DatasetValidationError
+    from motools.errors import ValidationError
+
+    if not isinstance(model, str) or not model.strip():
+        raise ValidationError(f"{backend} backend: model must be {model_help}")
+    if suffix is not None and not isinstance(suffix, str):
+        raise ValidationError(f"{backend} backend: suffix must be a string")
+    source = dataset.source or "dataset"
+    problems = dataset.problems("supervised")
+    if problems:
+        raise DatasetValidationError(source, problems)
+    if len(dataset) == 0:
+        raise ValidationError(f"{source}: the dataset is empty")
+
+
 def as_training_backend(backend: Any) -> TrainingBackend:
     """``backend`` as a :class:`TrainingBackend`: itself if it subclasses it, else adapted."""
     if isinstance(backend, TrainingBackend):
