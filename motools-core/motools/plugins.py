@@ -21,6 +21,7 @@ stores, quotas and re-attaching to runs are wired above it, in :mod:`motools.api
 from __future__ import annotations
 
 import difflib
+import itertools
 import logging
 import os
 import threading
@@ -133,8 +134,30 @@ def resolve_target(target: str | Callable[..., Any]) -> Any:
     return import_object(target)
 
 
+_GENERATIONS = itertools.count(1)
+
+
+class _Manager(pluggy.PluginManager):
+    """A plugin manager that numbers each change of its plugins (see :func:`plugin_token`);
+    the numbers are unique across managers, so a new manager never repeats an old token."""
+
+    generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self.generation = next(_GENERATIONS)
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self.generation = next(_GENERATIONS)
+        return super().unregister(plugin, name)
+
+    def set_blocked(self, name: str) -> None:
+        self.generation = next(_GENERATIONS)
+        super().set_blocked(name)
+
+
 def _new_manager() -> pluggy.PluginManager:
-    pm = pluggy.PluginManager("motools")
+    pm = _Manager("motools")
     pm.add_hookspecs(hookspecs)
     return pm
 
@@ -251,14 +274,16 @@ def _distribution_for_plugin(plugin_name: str) -> str | None:
     return info.distribution if info else None
 
 
-def plugin_token() -> tuple[tuple[str, int], ...]:
-    """Which plugins are registered now; another value once one is added or removed."""
-    return tuple((name, id(plugin)) for name, plugin in get_plugin_manager().list_name_plugin())
+def plugin_token() -> tuple[int, int]:
+    """Which plugins are registered now: another value once one is added, removed or
+    blocked (the manager counts its registrations; a new manager has another id)."""
+    pm = get_plugin_manager()
+    return (id(pm), getattr(pm, "generation", 0))  # (a manager from elsewhere: by id only)
 
 
 #: Registration tables by (kind, plugin_token()): read from the hooks once per set of plugins
 #: (a sweep identifies its tasks once per member, and the zoo registers hundreds).
-_TABLES: dict[tuple[str, tuple[tuple[str, int], ...]], dict[str, Registration]] = {}
+_TABLES: dict[tuple[str, tuple[int, int]], dict[str, Registration]] = {}
 
 
 def registrations(kind: Kind) -> dict[str, Registration]:

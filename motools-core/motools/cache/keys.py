@@ -121,7 +121,7 @@ def task_identity(item: Any, backend: EvalBackend) -> dict[str, Any] | None:
     return ident
 
 
-_TASK_MODULES: dict[tuple[tuple[str, int], ...], dict[str, str]] = {}
+_TASK_MODULES: dict[tuple[int, int], dict[str, str]] = {}
 
 
 def _registered_task_modules() -> dict[str, str]:

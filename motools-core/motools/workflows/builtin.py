@@ -238,12 +238,17 @@ def _load_dataset_artifact(ctx: StepContext, artifact: dict[str, Any]) -> Any:
             f"the stored dataset {artifact['artifact']} is missing or damaged; run the workflow "
             "again with `--force-rerun prepare_dataset`, or `motools cache verify --repair`"
         )
-    return StoredDataset(
-        ctx.store.blob_path(digest),
-        content_hash=artifact["content_hash"],
-        rows=artifact["rows"],
-        source=artifact["source"],
-        valid_for="auto",  # prepare_dataset validated it before storing it
+    # One object per blob for the composer: a sweep's members training on the same data
+    # share it (and its rows, if a backend reads them).
+    return ctx.composer.once(
+        ("stored dataset", digest, artifact["content_hash"], artifact["rows"], artifact["source"]),
+        lambda: StoredDataset(
+            ctx.store.blob_path(digest),
+            content_hash=artifact["content_hash"],
+            rows=artifact["rows"],
+            source=artifact["source"],
+            valid_for="auto",  # prepare_dataset validated it before storing it
+        ),
     )
 
 
