@@ -199,6 +199,9 @@ class Composer:
 
     def checked(self, step: str, section: Any, check: Any) -> Any:
         """``check(section, self)``, once per distinct (step, section) for this composer."""
+        known = self._once.get(("checked", step, id(section)))
+        if known is not None:  # this very section was checked (a sweep's members share it)
+            return known[0]
         from motools.cache.store import canonical_json
 
         def by_value() -> Any:

@@ -92,6 +92,9 @@ class SweepResult:
     def ok(self) -> bool:
         return all(m.ok for m in self.members)
 
+    def __repr__(self) -> str:  # not thousands of members (asyncio.run shows its result)
+        return f"SweepResult({self.sweep_id!r}, {self.workflow!r}, {self.counts()})"
+
     @property
     def failed(self) -> list[MemberResult]:
         return [m for m in self.members if not m.ok]
