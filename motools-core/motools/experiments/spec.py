@@ -323,14 +323,13 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = No
     seen: set[str] = set()
     source = spec.source
     for point in grid_points(spec):
-        where = f"{source}: member {_describe(point)}"
         config: dict[str, Any] = {}
         fresh: dict[str, tuple[str, str]] = {}
         sigs: dict[str, tuple[str, str]] = {}
         tops = dict.fromkeys([*names, *base, *(path.split(".", 1)[0] for path in point)])
         for name in tops:
             sub = {p: v for p, v in point.items() if p == name or p.startswith(name + ".")}
-            sig = sigs[name] = (name, canonical_json(sub) if sub else "")
+            sig = sigs[name] = (name, _signature(sub))
             known = parts.get(sig)
             if known is not None:
                 config[name] = known[0]
@@ -341,7 +340,11 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = No
                 set_path(holder, path, value)
             if name in holder:
                 config[name] = holder[name]
-        parsed = workflow.parse_config(config, source=where, base_dir=base_dir)
+        try:
+            parsed = workflow.parse_config(config, source=source, base_dir=base_dir)
+        except ValidationError:  # again, for a message that names the member
+            workflow.parse_config(config, source=_where(source, point), base_dir=base_dir)
+            raise
         if fresh:
             dumped = parsed.model_dump(mode="json", include=set(fresh) & set(names))
             for name, sig in fresh.items():
@@ -365,7 +368,9 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = No
             except Exception as exc:  # a backend constructor rejecting an option, say
                 problems.append(f"  {step.name}: {type(exc).__name__}: {exc}")
         if problems:
-            raise ValidationError(f"{where}: invalid workflow config:\n" + "\n".join(problems))
+            raise ValidationError(
+                f"{_where(source, point)}: invalid workflow config:\n" + "\n".join(problems)
+            )
         frozen = {name: parts[sigs[name]][1] for name in names}
         config_json = ",".join(f"{key}:{parts[sigs[name]][2]}" for key, name in label_order)
         # == member_label(workflow.name, frozen), without walking the config again
@@ -377,6 +382,22 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = No
         seen.add(label)
         members.append(Member(label, point, frozen, len(members), parsed))
     return members
+
+
+def _where(source: str, point: Mapping[str, Any]) -> str:
+    return f"{source}: member {_describe(point)}"
+
+
+def _signature(values: Mapping[str, Any]) -> str:
+    """Text that is equal for two mappings exactly when their values are (``1``, ``1.0`` and
+    ``True`` differ): the scalars' types and reprs, canonical JSON for anything else."""
+    if not values:
+        return ""
+    if all(type(v) in (int, float, str, bool, type(None)) for v in values.values()):
+        return repr(sorted((p, type(v).__name__, v) for p, v in values.items()))
+    from motools.cache.store import canonical_json
+
+    return canonical_json(values)
 
 
 def _describe(point: Mapping[str, Any]) -> str:
