@@ -149,6 +149,8 @@ def _build_backend(lookup: Any, kind: str, name: str, options: Mapping[str, Any]
 
 def _options_key(name: str, options: Mapping[str, Any]) -> str:
     """An in-memory identity of (name, constructor options); never stored or shown."""
+    if not options:
+        return name
     return name + repr(sorted((str(k), repr(v)) for k, v in options.items()))
 
 

@@ -582,3 +582,21 @@ def test_a_copy_put_together_from_encoded_parts_is_the_canonical_json() -> None:
         whole = canonical_json(record.to_dict())
         parts = record_json(record, canonical_json(record.fields), canonical_json(record.value))
         assert parts == whole
+
+
+def test_a_same_size_tampered_results_blob_is_caught_when_its_samples_are_read(
+    tmp_path: Path,
+) -> None:
+    """A hit checks the results blob's presence and size; its hash when samples are read."""
+    from motools.cache.store import CorruptRecord
+
+    store = Store(tmp_path)
+    evaluate = dummy_eval(store, ["hello_world"])
+    fresh = evaluate()
+    blob = store.blob_path(store.get(fresh.metadata["cache_key"]).value["results_blob"])
+    data = blob.read_bytes()
+    blob.write_bytes(data.replace(b'"yes"', b'"YES"', 1))  # same length, other bytes
+    cached = dummy_eval(Store(tmp_path), ["hello_world"])()
+    assert cached.metrics == fresh.metrics  # from the checksummed record
+    with pytest.raises(CorruptRecord, match="fails its checksum"):
+        _ = cached.samples

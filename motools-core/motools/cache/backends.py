@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from motools.cache.keys import eval_key_fields, key_of, task_identity, training_key_fields
-from motools.cache.store import Store, open_store
+from motools.cache.store import Store, canonical_json, open_store
 from motools.errors import MotoolsError
 from motools.evals.base import (
     EvalBackend,
@@ -320,7 +320,8 @@ class CachedTrainingBackend(TrainingBackend):
             if not force:
                 if found.outcome == "hit":
                     rec = found.record
-                    self._ensure_model_artifact(key, rec.value)
+                    if rec.value.get("model_artifact") != f"model:{rec.value.get('model_id')}":
+                        self._ensure_model_artifact(key, rec.value)  # a record from before 17
                     return CompletedRun(
                         self.name,
                         rec.label or "",
@@ -464,9 +465,13 @@ class CachedTrainingBackend(TrainingBackend):
         state = dict(inner.to_state())
         value = dict(record.value, state=state, model_id=inner.model_id, error=inner.error)
 
+        succeeded = inner.status == SUCCEEDED and bool(inner.model_id)
+        if succeeded:  # written with the artifact, in one transaction: a hit need not look
+            value["model_artifact"] = f"model:{inner.model_id}"
+
         def write() -> None:
             self.store.update(key, status=inner.status, value=value, expires_at=_expiry(state))
-            if inner.status == SUCCEEDED and inner.model_id:
+            if succeeded:
                 self._ensure_model_artifact(key, value)
 
         self.store.together(write)
@@ -533,7 +538,11 @@ class CachedEvalBackend(EvalBackend):
         summary = value.get("summary")
         try:
             if isinstance(summary, Mapping):
-                if not self.store.blob_ok(digest):
+                # The metrics come from the (checksummed) record; the blob must be there, whole
+                # (its size, from a stat), and its hash is checked when its samples are read.
+                stamp = self.store.blobs.stamp(digest)
+                sized = stamp is not None and stamp[1] == summary.get("results_bytes")
+                if not sized and not self.store.blob_ok(digest):
                     raise MotoolsError(f"blob {digest[:12]} is missing or damaged")
                 store = self.store
                 cached: EvalResults = StoredEvalResults(
@@ -618,7 +627,8 @@ class CachedEvalBackend(EvalBackend):
         released = False
         try:
             results = await inner.wait()
-            blob = self.store.put_json_blob(results.to_dict())
+            data = canonical_json(results.to_dict()).encode()
+            blob = self.store.put_blob(data)
             value = {
                 "results_blob": blob,
                 "model_id": model_id,
@@ -626,6 +636,7 @@ class CachedEvalBackend(EvalBackend):
                     "metrics": results.metrics,
                     "log_paths": results.log_paths,
                     "metadata": results.metadata,
+                    "results_bytes": len(data),
                     **sample_counts(results.samples),
                 },
             }

@@ -11,7 +11,16 @@ from typing import Any
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    """``data`` as indented, standard JSON (a NaN is null), quickly even for thousands of rows."""
+    import orjson
+
+    try:
+        text = orjson.dumps(
+            data, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+        ).decode()
+    except TypeError:  # what orjson cannot write (an integer beyond 64 bits)
+        text = json.dumps(data, indent=2, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def _cell(value: Any) -> str:
