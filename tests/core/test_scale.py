@@ -443,13 +443,13 @@ def test_a_verified_blob_is_not_hashed_again_until_its_file_changes(tmp_path: Pa
     digest = store.put_blob(b"x" * 1000)
     assert store.blob_ok(digest)
     reads: list[str] = []
-    read = store.blobs.read
+    sha256 = store.blobs.sha256
 
-    def counting(d: str) -> bytes:
+    def counting(d: str, fresh: bool = False) -> str | None:
         reads.append(d)
-        return read(d)
+        return sha256(d, fresh=fresh)
 
-    store.blobs.read = counting  # type: ignore[method-assign]
+    store.blobs.sha256 = counting  # type: ignore[method-assign]
     assert store.blob_ok(digest) and store.blob_ok(digest) and reads == []
     path = store.blob_path(digest)
     path.write_bytes(b"y" * 1000)  # tampered with: a new modification time

@@ -48,6 +48,15 @@ class Blobs(ABC):
         """:meth:`read` from the storage itself, past any local cache."""
         return self.read(digest)
 
+    def sha256(self, digest: str, *, fresh: bool = False) -> str | None:
+        """The sha256 of the bytes stored under ``digest`` (None if there are none), read
+        chunk by chunk where the storage allows: checking a large blob never holds it."""
+        try:
+            data = self.read_fresh(digest) if fresh else self.read(digest)
+        except BlobMissing:
+            return None
+        return hashlib.sha256(data).hexdigest()
+
     @abstractmethod
     def write(self, digest: str, data: bytes) -> None:
         """Store ``data`` under ``digest`` (whole or not at all)."""
@@ -124,6 +133,16 @@ class LocalBlobs(Blobs):
                 return fh.read()
         except OSError as exc:
             raise BlobMissing(str(exc)) from exc
+
+    def sha256(self, digest: str, *, fresh: bool = False) -> str | None:
+        h = hashlib.sha256()
+        try:
+            with open(self._file(digest), "rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    h.update(chunk)
+        except OSError:
+            return None
+        return h.hexdigest()
 
     def write(self, digest: str, data: bytes) -> None:
         # Never half a blob (temp file + rename), and as durable against a power cut as the
