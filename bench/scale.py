@@ -73,6 +73,14 @@ def measure(cmd: list[str], home: Path, cwd: Path) -> tuple[float, float, str]:
     return wall, int(found.group(1)) / 1024, proc.stdout
 
 
+def calibration() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of 5): on a shared machine whose speed
+    drifts, figures from two runs compare only beside this."""
+    import timeit
+
+    return min(timeit.repeat("sum(range(10**6))", number=10, repeat=5)) / 10 * 1e3
+
+
 def warm_up(tmp: Path) -> None:
     """Compile the bytecode every measured process imports, once, before anything is timed.
 
@@ -473,6 +481,7 @@ def main() -> int:
     parser.add_argument("--members", type=int, nargs="+", default=[200, 2000])
     args = parser.parse_args()
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    print(f"CPU speed now: sum(range(10**6)) takes {calibration():.1f} ms (compare runs by it)")
     with tempfile.TemporaryDirectory(prefix="motools-scale-") as name:
         tmp = Path(name)
         os.environ["MOTOOLS_HOME"] = str(tmp / "bench-process-home")
@@ -483,6 +492,7 @@ def main() -> int:
             bench_listings(tmp, args.entries, args.repeat)
         if "sweep" in args.only:
             bench_sweep(tmp, args.members, args.repeat)
+    print(f"\nCPU speed at the end: sum(range(10**6)) takes {calibration():.1f} ms")
     missed = [f for f, v in ROWS if v == "MISSED"]
     print(
         f"\nload at end {os.getloadavg()[0]:.2f}; "
