@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +16,7 @@ from motools.cache.blobs import LocalBlobs
 from motools.datasets import JSONLDataset
 from motools.errors import HyperparameterError, TrainingError
 from motools.training.backends.dummy import DummyTrainingBackend
+from tests.core.blob_damage import in_index, overwrite_blob
 
 
 @pytest.fixture
@@ -243,8 +243,7 @@ async def test_corrupt_eval_blob_is_a_miss(store: Store) -> None:
     backend = CachedEvalBackend(motools.get_eval_backend("dummy"), store)
     first = await (await backend.evaluate("dummy/m", ["t1"])).wait()
     blob = store.records(kind="eval")[0].value["results_blob"]
-    store.blobs.write(blob, b"garbage")  # the object itself is changed, in a folder or S3,
-    shutil.rmtree(store.root / "blob-cache", ignore_errors=True)  # and S3's local copy gone
+    overwrite_blob(store, blob, b"garbage")  # in the index, a folder or S3 (no local copy)
     with pytest.warns(CacheWarning, match="unreadable"):
         job = await backend.evaluate("dummy/m", ["t1"])
     assert (await job.wait()).metrics == first.metrics
@@ -378,16 +377,77 @@ def test_dataset_valued_options_are_keyed_by_content() -> None:
     assert canonical({"validation": a}) == canonical({"validation": JSONLDataset(list(a))})
 
 
+async def test_small_results_are_a_row_committed_with_their_record(store: Store) -> None:
+    """An evaluation's small results cost no file or object: they are a row of the index,
+    written in the transaction of the record that points at them."""
+    backend = CachedEvalBackend(motools.get_eval_backend("dummy"), store)
+    first = await (await backend.evaluate("dummy/m", ["t1"], limit=3)).wait()
+    digest = store.get(first.metadata["cache_key"]).value["results_blob"]
+    assert in_index(store, digest) and list(store.blobs.digests()) == []
+    assert store.blob_size(digest) == len(store.get_blob(digest)) <= store.inline_max
+    assert store.blob_location(digest).startswith(store.index.location)
+    again = await backend.evaluate("dummy/m", ["t1"], limit=3)
+    assert again.from_cache and (await again.wait()).samples == first.samples
+    large = await (await backend.evaluate("dummy/m", ["t1"], limit=1000)).wait()
+    big = store.get(large.metadata["cache_key"]).value["results_blob"]
+    assert not in_index(store, big) and list(store.blobs.digests()) == [big]
+
+
+async def test_a_failed_record_write_leaves_no_small_results_behind(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from motools import provenance
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("provenance write failed")
+
+    monkeypatch.setattr(provenance, "record_eval", broken)
+    backend = CachedEvalBackend(motools.get_eval_backend("dummy"), store)
+    with pytest.raises(RuntimeError, match="provenance write failed"):
+        await (await backend.evaluate("dummy/m", ["t1"], limit=3)).wait()
+    assert store.records(kind="eval") == [] and store.blob_digests() == set()
+
+
+def test_a_small_blob_asked_for_as_a_file_is_written_out(store: Store) -> None:
+    digest = store.put_blob(b'{"messages": []}\n')  # e.g. a tiny dataset pulled from a colleague
+    path = store.blob_path(digest)
+    assert path.read_bytes() == b'{"messages": []}\n'
+    assert store.blob_ok(digest) and store.get_blob(digest) == path.read_bytes()
+
+
+@pytest.mark.sqlite_only(reason="second copies are kept beside a SQLite index only")
+def test_small_blobs_have_second_copies_that_rebuild_the_index(store: Store) -> None:
+    kept = store.put_json_blob({"kept": 1})
+    store.put("k", kind="eval", status="succeeded", fields={}, value={"results_blob": kept})
+    dropped = store.put_json_blob({"dropped": 1})
+    assert store.put_json_blob({"kept": 1}) == kept  # written once: one copy
+    journal = store.copies_dir / "blobs.jsonl"
+    assert len(journal.read_text().splitlines()) == 2
+    assert store.gc()["blobs"] == 1  # the unreferenced one, with a tombstone in its copies
+    counts = store.rebuild_index()
+    assert counts["blobs"] == 1 and store.get_json_blob(kept) == {"kept": 1}
+    assert not store.blob_ok(dropped)
+    journal.unlink()  # the copy is lost: verify finds it, --repair writes it again
+    assert "copy missing or stale" in " ".join(store.verify()["problems"])
+    assert any("copy rewritten" in f for f in store.verify(repair=True)["fixed"])
+    assert store.verify()["problems"] == [] and store.rebuild_index()["blobs"] == 1
+
+
 def test_gc_removes_unreferenced_blobs_and_interrupted_writes(store: Store) -> None:
     kept = store.put_json_blob({"a": 1})
     store.put("k", kind="eval", status="succeeded", fields={}, value={"results_blob": kept})
-    orphan = store.put_json_blob({"b": 2})
+    orphan = store.put_json_blob({"b": 2})  # small: both are rows of the index
+    big = store.put_blob(b"b" * (store.inline_max + 1))  # a file or an object
+    store.put("l", kind="eval", status="succeeded", fields={}, value={"results_blob": big})
+    big_orphan = store.put_blob(b"c" * (store.inline_max + 1))
     local = isinstance(store.blobs, LocalBlobs)
-    leftover = store.blob_path(kept).parent / ".abc.123.tmp"
+    leftover = store.blob_dir / big[:2] / ".abc.123.tmp"
     if local:  # an interrupted local write; an object store has no half-written objects
         leftover.write_bytes(b"half")
     removed = store.gc()
-    assert removed["blobs"] == 1 and removed["temp_files"] == (1 if local else 0)
+    assert removed["blobs"] == 2 and removed["temp_files"] == (1 if local else 0)
     assert store.blob_ok(kept) and not store.blob_ok(orphan)
-    assert set(store.blobs.digests()) == {kept}
+    assert store.blob_ok(big) and not store.blob_ok(big_orphan)
+    assert store.blob_digests() == {kept, big}
+    assert set(store.blobs.digests()) == {big}
     assert not leftover.exists()

@@ -24,6 +24,7 @@ from motools.datasets import JSONLDataset
 from motools.evals import EvalJob, EvalResults
 from motools.training.backends.dummy import DummyTrainingBackend
 from tests.conftest import REPO_ROOT
+from tests.core.blob_damage import in_index, overwrite_blob
 
 
 @pytest.fixture
@@ -207,13 +208,16 @@ def test_a_forced_rerun_keeps_the_old_run_as_superseded(
 
 
 # 6 ----------------------------------------------------------------------------------------
-def test_writing_a_blob_over_a_damaged_file_replaces_it() -> None:
+@pytest.mark.parametrize("size", ["small", "large"])
+def test_writing_a_blob_over_a_damaged_copy_replaces_it(size: str) -> None:
     store = open_store()
-    digest = store.put_blob(b"payload")
-    store.blob_path(digest).write_bytes(b"paylo4d")
+    payload = b"payload" * (1 if size == "small" else store.inline_max)
+    digest = store.put_blob(payload)
+    assert in_index(store, digest) == (size == "small")  # a row of the index, or a file
+    overwrite_blob(store, digest, payload.replace(b"a", b"4", 1))
     assert not store.blob_ok(digest)
-    assert store.put_blob(b"payload") == digest
-    assert store.get_blob(digest) == b"payload"
+    assert store.put_blob(payload) == digest
+    assert store.get_blob(digest) == payload
 
 
 def test_cache_verify_reports_and_repairs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,7 +225,7 @@ def test_cache_verify_reports_and_repairs(capsys: pytest.CaptureFixture[str]) ->
     store = open_store()
     eval_record = store.records(kind="eval")[0]
     blob = eval_record.value["results_blob"]
-    store.blob_path(blob).write_bytes(b"{}")
+    overwrite_blob(store, blob, b"{}")
     assert main(["cache", "verify"]) == 1
     out = capsys.readouterr().out
     assert f"blob {blob[:12]} fails its checksum" in out and "--repair" in out

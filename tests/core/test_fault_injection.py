@@ -188,9 +188,22 @@ def test_flipped_byte_in_a_blob(tmp_path: Path, reference: dict[str, object]) ->
     config, log = write_config(tmp_path, duration=0.0)
     home = tmp_path / "home"
     finish(start(config, home))
-    with sqlite3.connect(home / "index.db") as conn:
+    with sqlite3.connect(home / "index.db") as conn:  # small results: a row of the index
         (value,) = conn.execute("SELECT value FROM records WHERE kind = 'eval'").fetchone()
-    blob = json.loads(value)["results_blob"]
+        blob = json.loads(value)["results_blob"]
+        (stored,) = conn.execute("SELECT data FROM small_blobs WHERE digest = ?", (blob,)).fetchone()
+        data = bytearray(stored)
+        data[len(data) // 2] ^= 0x01
+        conn.execute("UPDATE small_blobs SET data = ? WHERE digest = ?", (bytes(data), blob))
+    rerun_and_check(config, home, log, reference)
+
+
+def test_flipped_byte_in_a_blob_file(tmp_path: Path, reference: dict[str, object]) -> None:
+    config, log = write_config(tmp_path, duration=0.0)
+    home = tmp_path / "home"
+    finish(start(config, home))
+    with sqlite3.connect(home / "index.db") as conn:  # the dataset: a file
+        (blob,) = conn.execute("SELECT blob FROM artifacts WHERE kind = 'dataset'").fetchone()
     path = home / "blobs" / blob[:2] / blob
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01

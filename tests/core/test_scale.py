@@ -27,6 +27,7 @@ from motools.datasets import JSONLDataset
 from motools.datasets.stored import StoredDataset
 from motools.provenance import record_dataset
 from motools.workflows import run_workflow
+from tests.core.blob_damage import overwrite_blob, stored_bytes
 
 
 def chat_rows(n: int) -> list[dict[str, Any]]:
@@ -440,7 +441,7 @@ def test_read_ahead_serves_finished_records_once_and_writes_win(tmp_path: Path) 
 
 def test_a_verified_blob_is_not_hashed_again_until_its_file_changes(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    digest = store.put_blob(b"x" * 1000)
+    digest = store.put_blob(b"x" * (store.inline_max + 1))  # a file (small ones are rows)
     assert store.blob_ok(digest)
     reads: list[str] = []
     sha256 = store.blobs.sha256
@@ -452,7 +453,7 @@ def test_a_verified_blob_is_not_hashed_again_until_its_file_changes(tmp_path: Pa
     store.blobs.sha256 = counting  # type: ignore[method-assign]
     assert store.blob_ok(digest) and store.blob_ok(digest) and reads == []
     path = store.blob_path(digest)
-    path.write_bytes(b"y" * 1000)  # tampered with: a new modification time
+    path.write_bytes(b"y" * (store.inline_max + 1))  # tampered with: a new modification time
     assert not store.blob_ok(digest) and reads == [digest]
 
 
@@ -498,8 +499,8 @@ def test_a_damaged_results_blob_behind_a_summary_is_evaluated_again(tmp_path: Pa
     store = Store(tmp_path)
     evaluate = dummy_eval(store, ["hello_world"])
     fresh = evaluate()
-    blob = store.blob_path(store.get(fresh.metadata["cache_key"]).value["results_blob"])
-    blob.write_bytes(blob.read_bytes()[:-5])
+    blob = store.get(fresh.metadata["cache_key"]).value["results_blob"]
+    overwrite_blob(store, blob, stored_bytes(store, blob)[:-5])
     with pytest.warns(CacheWarning, match="re-evaluating"):
         again = evaluate()
     assert not again.metadata.get("from_cache") and again.metrics == fresh.metrics
@@ -578,6 +579,10 @@ def test_a_copy_put_together_from_encoded_parts_is_the_canonical_json() -> None:
             {"b": [1, 2.5e-7, None], "a": {"ü": True}}, {"nan": float("nan"), "big": 10**30},
             1_700_000_000.123456, 1_700_000_001.0, 1.0e300, 3,
         ),
+        Record(
+            "tab\tkey", "eval", "del\x7f", "", "new\nline", {}, {}, 1e-06, 1e16,
+            float("inf"), 10**30,
+        ),
     ):  # fmt: skip
         whole = canonical_json(record.to_dict())
         parts = record_json(record, canonical_json(record.fields), canonical_json(record.value))
@@ -593,9 +598,9 @@ def test_a_same_size_tampered_results_blob_is_caught_when_its_samples_are_read(
     store = Store(tmp_path)
     evaluate = dummy_eval(store, ["hello_world"])
     fresh = evaluate()
-    blob = store.blob_path(store.get(fresh.metadata["cache_key"]).value["results_blob"])
-    data = blob.read_bytes()
-    blob.write_bytes(data.replace(b'"yes"', b'"YES"', 1))  # same length, other bytes
+    blob = store.get(fresh.metadata["cache_key"]).value["results_blob"]
+    data = stored_bytes(store, blob)
+    overwrite_blob(store, blob, data.replace(b'"yes"', b'"YES"', 1))  # same length
     cached = dummy_eval(Store(tmp_path), ["hello_world"])()
     assert cached.metrics == fresh.metrics  # from the checksummed record
     with pytest.raises(CorruptRecord, match="fails its checksum"):

@@ -89,14 +89,21 @@ def test_the_team_store_is_postgresql_and_s3(
     team_env: dict[str, str], s3_server: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = open_store()
-    digest = store.put_blob(b"shared bytes")
+    digest = store.put_blob(b"shared bytes" * store.inline_max)  # large: an object in S3
+    small = store.put_blob(b"shared bytes")  # small: a row in PostgreSQL
     info = cli_json(capsys, "store", "info", "--json")
     assert info["dialect"] == "postgresql" and info["chosen_by"] == "MOTOOLS_STORE"
     assert info["blobs"] == team_env["MOTOOLS_BLOBS"]
-    assert info["schema_version"] == 3  # 1 baseline, 2 projects and made_by, 3 listing indexes
+    # 1 baseline, 2 projects and made_by, 3 listing indexes, 4 small blobs
+    assert info["schema_version"] == 4
     prefix = team_env["MOTOOLS_BLOBS"].split("/", 3)[3]
     listed = s3_server.client().list_objects_v2(Bucket="motools-test", Prefix=prefix)
     assert [o["Key"] for o in listed["Contents"]] == [f"{prefix}/{digest[:2]}/{digest}"]
+    assert store.blob_location(small).startswith("postgresql://")
+    colleague = Store(Path(info["home"]) / "colleague")  # another machine reads both
+    assert colleague.get_blob(small) == b"shared bytes"
+    assert colleague.get_blob(digest) == b"shared bytes" * store.inline_max
+    colleague.close()
     assert not (Path(info["home"]) / "index.db").exists()  # nothing local
 
 
@@ -110,9 +117,9 @@ def test_store_init_creates_then_finds_nothing_to_do(
     assert cli_json(capsys, "store", "init", url, "--json") == {
         "index": url,
         "before": 0,
-        "after": 3,
+        "after": 4,
     }
-    assert cli_json(capsys, "store", "init", url, "--json")["before"] == 3
+    assert cli_json(capsys, "store", "init", url, "--json")["before"] == 4
 
 
 @team_only
@@ -297,10 +304,10 @@ async def test_a_failed_blob_write_commits_no_record(
     monkeypatch.setenv("MOTOOLS_BLOBS", "s3://no-such-bucket/results")
     store = open_store()
     backend = CachedEvalBackend(motools.get_eval_backend("dummy"), store)
-    # The upload fails (the bucket is gone): the evaluation fails with it, and nothing is
-    # recorded -- a record is only ever written after its blob.
+    # The upload of its large results fails (the bucket is gone): the evaluation fails with
+    # it, and nothing is recorded -- a record is only ever written after its blob.
     with pytest.raises(StoreError, match=r"blob .*s3://no-such-bucket/results failed"):
-        await (await backend.evaluate("dummy/m", ["t1"])).wait()
+        await (await backend.evaluate("dummy/m", ["t1"], limit=1000)).wait()
     assert store.records(kind="eval") == []  # no record points at a missing blob
 
 
@@ -309,14 +316,17 @@ def test_a_tampered_object_is_refused_on_read(
     team_env: dict[str, str], s3_server: Any, tmp_path: Path
 ) -> None:
     store = open_store()
-    digest = store.put_json_blob({"accuracy": 0.5})
+    pad = "x" * store.inline_max  # large: an object in the bucket
+    digest = store.put_json_blob({"accuracy": 0.5, "pad": pad})
     key = store.blob_location(digest).split("/", 3)[3]
-    s3_server.client().put_object(Bucket="motools-test", Key=key, Body=b'{"accuracy":0.99}')
+    s3_server.client().put_object(
+        Bucket="motools-test", Key=key, Body=f'{{"accuracy":0.99,"pad":"{pad}"}}'.encode()
+    )
     colleague = Store(tmp_path / "colleague")  # another machine: nothing cached there
     with pytest.raises(CorruptRecord, match="tampered"):
         colleague.get_blob(digest)
     # This machine kept the bytes it wrote (checked by hash); the bucket's copy is reported.
-    assert store.get_json_blob(digest) == {"accuracy": 0.5}
+    assert store.get_json_blob(digest) == {"accuracy": 0.5, "pad": pad}
     assert not store.blob_ok(digest, fresh=True)
     assert any(digest[:12] in p for p in store.verify()["problems"])
     colleague.close()
@@ -354,10 +364,10 @@ def test_an_existing_sqlite_store_is_upgraded_in_place(
         )
     store = open_store()
     assert store.get("old").value == {}
-    assert store.index.schema()[0] == 3
+    assert store.index.schema()[0] == 4
     assert [r.key for r in store.records(project="default")] == ["old"]
     close_stores()
-    assert cli_json(capsys, "store", "init", "sqlite", "--json")["before"] == 3  # nothing to do
+    assert cli_json(capsys, "store", "init", "sqlite", "--json")["before"] == 4  # nothing to do
 
 
 # -- projects ----------------------------------------------------------------------------------
@@ -502,7 +512,7 @@ def test_push_of_10000_records_is_idempotent_and_resumes_after_kill_9(
     resumed = json.loads(out)
     assert resumed["records"] == 10_000 - partial and resumed["records_skipped"] == partial
     assert team.count() == 10_000
-    assert len(set(team.blobs.digests())) == 300
+    assert len(team.blob_digests()) == 300  # (small: rows of the team's index)
     out, _ = run_ok("store", "push", url, "--blobs", blobs, "--json", home=laptop)
     assert json.loads(out)["records"] == 0 and json.loads(out)["blobs"] == 0  # idempotent
 

@@ -11,6 +11,7 @@ record and re-attaches.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import time
 import uuid
@@ -427,26 +428,38 @@ class CachedTrainingBackend(TrainingBackend):
                 self.store.move(superseded, key)
             raise
 
+        # A job finished already (a local or dummy backend) is recorded as finished, with
+        # its model's artifact, in the same commit.
+        finished = inner.status == SUCCEEDED and bool(inner.model_id)
+
         def record() -> None:  # the job, its provenance and the end of the claim: one commit
-            self._record_submitted(key, fields, inner, value)
+            recorded = self._record_submitted(key, fields, inner, value, finished=finished)
             provenance.record_training(
                 self.store, key, fields, inner.job_id, dataset_artifact, replace=bool(superseded)
             )
+            if finished:
+                self._ensure_model_artifact(key, recorded)
             if claim:
                 self.store.release_claim(key, claim[0])
 
         self.store.together(record)
         if claim:
             claim.clear()
-        run = TrackedRun(inner, self, key, attached=False)
-        if inner.status == SUCCEEDED and inner.model_id:
-            self._record_progress(key, inner)
-        return run
+        return TrackedRun(inner, self, key, attached=False)
 
     def _record_submitted(
-        self, key: str, fields: dict[str, Any], inner: TrainingRun, value: Mapping[str, Any]
-    ) -> None:
+        self,
+        key: str,
+        fields: dict[str, Any],
+        inner: TrainingRun,
+        value: Mapping[str, Any],
+        *,
+        finished: bool = False,
+    ) -> dict[str, Any]:
         state = dict(inner.to_state())
+        recorded = {**value, "state": state, "job_id": inner.job_id, "model_id": inner.model_id}
+        if finished:  # as _record_progress writes it
+            recorded.update(error=inner.error, model_artifact=f"model:{inner.model_id}")
         self.store.put(
             key,
             kind="training",
@@ -455,8 +468,9 @@ class CachedTrainingBackend(TrainingBackend):
             backend=self.name,
             label=inner.job_id,
             expires_at=_expiry(state),
-            value={**value, "state": state, "job_id": inner.job_id, "model_id": inner.model_id},
+            value=recorded,
         )
+        return recorded
 
     def _record_progress(self, key: str, inner: TrainingRun) -> None:
         record = self.store.get(key)
@@ -539,9 +553,9 @@ class CachedEvalBackend(EvalBackend):
         try:
             if isinstance(summary, Mapping):
                 # The metrics come from the (checksummed) record; the blob must be there, whole
-                # (its size, from a stat), and its hash is checked when its samples are read.
-                stamp = self.store.blobs.stamp(digest)
-                sized = stamp is not None and stamp[1] == summary.get("results_bytes")
+                # (its size, from a stat or the index), and its hash is checked when its
+                # samples are read.
+                sized = self.store.blob_size(digest) == summary.get("results_bytes")
                 if not sized and not self.store.blob_ok(digest):
                     raise MotoolsError(f"blob {digest[:12]} is missing or damaged")
                 store = self.store
@@ -628,7 +642,9 @@ class CachedEvalBackend(EvalBackend):
         try:
             results = await inner.wait()
             data = canonical_json(results.to_dict()).encode()
-            blob = self.store.put_blob(data)
+            # A large blob is written first; a small one is a row committed with the record.
+            small = len(data) <= self.store.inline_max
+            blob = hashlib.sha256(data).hexdigest() if small else self.store.put_blob(data)
             value = {
                 "results_blob": blob,
                 "model_id": model_id,
@@ -642,6 +658,8 @@ class CachedEvalBackend(EvalBackend):
             }
 
             def record() -> None:  # the results, their provenance and the claim: one commit
+                if small:
+                    self.store.put_blob(data)
                 self.store.put(
                     key,
                     kind="eval",

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 #: (version, description, statements). Statements are SQLite-flavoured; :func:`for_dialect`
-#: adapts them to PostgreSQL (``REAL`` -> ``DOUBLE PRECISION``; key columns use the "C"
-#: collation so that prefix ranges and ``LIKE 'abc%'`` compare bytes and use the index).
+#: adapts them to PostgreSQL (``REAL`` -> ``DOUBLE PRECISION``, ``BLOB`` -> ``BYTEA``; key
+#: columns use the "C" collation so that prefix ranges and ``LIKE 'abc%'`` compare bytes and
+#: use the index).
 _BASELINE_MARK = "__baseline__"
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -45,6 +46,13 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             " ON records (kind, status, updated_at)",
         ],
     ),
+    (
+        4,
+        "small blobs kept in the index",
+        [
+            "CREATE TABLE IF NOT EXISTS small_blobs (digest TEXT PRIMARY KEY, data BLOB NOT NULL)",
+        ],
+    ),
 ]
 
 #: The newest schema version this motools knows.
@@ -65,6 +73,7 @@ def for_dialect(statement: str, dialect: str) -> str:
     if dialect != "postgresql":
         return statement
     statement = re.sub(r"\bREAL\b", "DOUBLE PRECISION", statement)
+    statement = re.sub(r"\bBLOB\b", "BYTEA", statement)
     return re.sub(r"\b(key|id) TEXT PRIMARY KEY", r'\1 TEXT COLLATE "C" PRIMARY KEY', statement)
 
 

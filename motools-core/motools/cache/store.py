@@ -2,9 +2,15 @@
 
 By default everything is under the motools home (``$MOTOOLS_HOME`` or ``./.motools``)::
 
-    index.db            records, claims and artifacts (SQLite, WAL mode)
-    blobs/ab/abcdef...  immutable blobs named by their sha256, written atomically
-    copies/             second copies of training/eval records and artifacts
+    index.db            records, claims, artifacts and small blobs (SQLite, WAL mode)
+    blobs/ab/abcdef...  larger immutable blobs named by their sha256, written atomically
+    copies/             second copies of training/eval records, artifacts and small blobs
+
+Blobs up to :attr:`Store.inline_max` bytes (an evaluation's results, a step's outputs) are
+rows of the index's ``small_blobs`` table rather than files or objects: creating a small file
+costs far more than its bytes, and a row commits in the same transaction as the record that
+points at it. Larger blobs (datasets, most Inspect results) go to the blob folder or bucket.
+Either way a blob is named by its sha256 and checked against it whenever it is read.
 
 A team points ``MOTOOLS_STORE`` at PostgreSQL and ``MOTOOLS_BLOBS`` at S3-compatible storage
 (:mod:`motools.cache.location`); the SQL below is shared by both dialects and runs through the
@@ -17,11 +23,13 @@ Nothing here is pickled: values are JSON.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import getpass
 import hashlib
 import json
+import math
 import os
 import socket
 import sqlite3
@@ -98,10 +106,24 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def _scalar_json(value: Any) -> str:
+    """``canonical_json`` of a record's scalar field, without the encoder for the usual ones:
+    a plain ASCII string, an int, a finite float or None (anything else: the encoder)."""
+    kind = type(value)
+    if kind is str:
+        if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+            return f'"{value}"'
+    elif value is None:
+        return "null"
+    elif kind is int or (kind is float and math.isfinite(value)):
+        return repr(value)
+    return canonical_json(value)
+
+
 def record_json(record: Record, fields_json: str, value_json: str) -> str:
     """``canonical_json(record.to_dict())``, given the canonical JSON of its fields and value:
     the scalars are encoded, the two large parts put in place (keys in sorted order)."""
-    c = canonical_json
+    c = _scalar_json
     return (
         f'{{"backend":{c(record.backend)},"created_at":{c(record.created_at)},'
         f'"expires_at":{c(record.expires_at)},"fields":{fields_json},"key":{c(record.key)},'
@@ -305,13 +327,26 @@ class Store:
         self.index.close()
 
     # -- blobs ------------------------------------------------------------------------------
+    #: Blobs up to this many bytes are rows of the index (``small_blobs``), larger ones files
+    #: or objects (see the module docstring).
+    inline_max = 64 * 1024
+
     def put_blob(self, data: bytes) -> str:
         """Store ``data`` under its sha256 (whole or not at all: a local file is written to a
-        temp file, fsynced and renamed; an object-store upload carries its checksum).
+        temp file and renamed; an object-store upload carries its checksum; a small blob is
+        one row of the index).
 
-        Callers write the blob *before* the record that points at it, so a failed write
+        Callers write the blob *before* the record that points at it, or in the same
+        :meth:`together` group (a small blob then commits with the record), so a failed write
         leaves no record pointing at a missing blob."""
         digest = hashlib.sha256(data).hexdigest()
+        if len(data) <= self.inline_max and self._inline:
+            if self.read_only:
+                if self.blob_ok(digest):
+                    return digest
+                raise self._read_only_error()
+            self._put_small(digest, data)
+            return digest
         if not self.blob_ok(digest, fresh=True):  # missing, or damaged: (re)write it
             if self.read_only:
                 raise self._read_only_error()
@@ -356,16 +391,79 @@ class Store:
             Path(tmp).unlink(missing_ok=True)  # an object store copies, a folder renames it
         return digest
 
+    # -- small blobs, in the index --------------------------------------------------------
+    @functools.cached_property
+    def _inline(self) -> bool:
+        """Whether the index has the small-blob table: every index this motools can write
+        has it (migration 4); an older one opened read-only may not."""
+        if not self.read_only:
+            return True
+        try:
+            self._query("SELECT digest FROM small_blobs LIMIT 1")
+        except StoreError:
+            return False
+        return True
+
+    def _small(self, digest: str) -> bytes | None:
+        """The bytes of the small blob ``digest`` (unchecked), None if the index has none."""
+        if not self._inline:
+            return None
+        rows = self._query("SELECT data FROM small_blobs WHERE digest = ?", (digest,))
+        return bytes(rows[0][0]) if rows else None
+
+    def _put_small(self, digest: str, data: bytes) -> None:
+        """Write the row (replacing a damaged one) and, when it changed, its second copy."""
+        changed = self._tx(lambda conn: conn.execute(_UPSERT_SMALL_BLOB, (digest, data)).fetchall())
+        if changed:
+            self._append(self._blobs_journal, _small_copy(digest, data))
+
+    def _delete_small(self, digest: str) -> bool:
+        gone = self._tx(
+            lambda conn: conn.execute(
+                "DELETE FROM small_blobs WHERE digest = ? RETURNING digest", (digest,)
+            ).fetchall()
+        )
+        if gone:
+            self._append(self._blobs_journal, {"deleted": digest})
+        return bool(gone)
+
+    def _small_digests(self) -> list[str]:
+        if not self._inline:
+            return []
+        return [r[0] for r in self._query("SELECT digest FROM small_blobs ORDER BY digest")]
+
+    def blob_digests(self) -> set[str]:
+        """Every stored blob's digest: the small ones in the index and the files or objects."""
+        return set(self._small_digests()) | set(self.blobs.digests())
+
+    def delete_blob(self, digest: str) -> None:
+        """Remove the blob wherever it is kept."""
+        self._delete_small(digest)
+        self.blobs.delete(digest)
+
+    def blob_size(self, digest: str) -> int | None:
+        """The stored blob's size in bytes, without reading it (None: no such blob here; for
+        blobs in object storage, this machine's copy of it)."""
+        if self._inline:
+            rows = self._query("SELECT length(data) FROM small_blobs WHERE digest = ?", (digest,))
+            if rows:
+                return int(rows[0][0])
+        stamp = self.blobs.stamp(digest)
+        return stamp[1] if stamp is not None else None
+
     def blob_ok(self, digest: str, *, fresh: bool = False) -> bool:
         """Whether the blob exists and its bytes hash to its name (``fresh``: in the object
         store itself, past this machine's cache of it).
 
-        A blob this store found intact before is not hashed again while its file is
+        A blob file this store found intact before is not hashed again while it is
         unchanged (same inode, size and modification time)."""
         if not fresh:
             stamp = self.blobs.stamp(digest)
             if stamp is not None and self._verified.get(digest) == stamp:
                 return True
+        small = self._small(digest)
+        if small is not None:
+            return hashlib.sha256(small).hexdigest() == digest
         before = self.blobs.stamp(digest)
         if self.blobs.sha256(digest, fresh=fresh) != digest:  # (hashed chunk by chunk)
             self._verified.pop(digest, None)
@@ -388,16 +486,34 @@ class Store:
         return self.put_blob(canonical_json(value).encode())
 
     def blob_path(self, digest: str) -> Path:
-        """The blob's file (blobs in a folder; else where it would be under the home)."""
+        """The blob's file (blobs in a folder; else where it would be under the home). A
+        small blob kept in the index is written out there first, for a caller that needs a
+        file (a dataset handed to a backend by path)."""
         path = self.blobs.local_path(digest)
-        return path if path is not None else self.root / "blobs" / digest[:2] / digest
+        if path is None:
+            path = self.root / "blobs" / digest[:2] / digest
+        if not path.exists():
+            small = self._small(digest)
+            if small is not None and hashlib.sha256(small).hexdigest() == digest:
+                atomic_write(path, small, durable=False)
+        return path
 
     def blob_location(self, digest: str) -> str:
-        """Where the blob is: a path, or an ``s3://`` URL."""
+        """Where the blob is: a path, an ``s3://`` URL, or the index for a small blob."""
+        if self._small(digest) is not None:
+            return f"{self.index.location} (small_blobs)"
         return self.blobs.where(digest)
 
     def get_blob(self, digest: str) -> bytes:
         """The blob's bytes; raises :class:`CorruptRecord` if missing or tampered with."""
+        small = self._small(digest)
+        if small is not None:
+            if hashlib.sha256(small).hexdigest() != digest:
+                raise CorruptRecord(
+                    f"blob {digest[:12]} fails its checksum (in {self.index.location}): it "
+                    "was damaged or tampered with and is not used"
+                )
+            return small
         try:
             data = self.blobs.read(digest)
         except BlobMissing as exc:
@@ -466,6 +582,10 @@ class Store:
     @functools.cached_property
     def _artifacts_journal(self) -> Path:
         return self.copies_dir / "artifacts.jsonl"
+
+    @functools.cached_property
+    def _blobs_journal(self) -> Path:
+        return self.copies_dir / "blobs.jsonl"
 
     def _append(self, journal: Path, entry: dict[str, Any], body: str | None = None) -> None:
         """Append ``entry`` (``body``: its canonical JSON, when the caller has it)."""
@@ -591,6 +711,13 @@ class Store:
             for a in artifacts.values()
         ]
         atomic_write(self._artifacts_journal, ("\n".join(lines) + "\n" if lines else "").encode())
+        small = self._blob_copies()
+        lines = [
+            canonical_json({"entry": b, "checksum": sha256_text(canonical_json(b))})
+            for b in small.values()
+        ]
+        if lines or self._blobs_journal.exists():
+            atomic_write(self._blobs_journal, ("\n".join(lines) + "\n" if lines else "").encode())
 
     def _restore(self, record: Record, project: str | None = None) -> None:
         """Write ``record`` (from its copy) back into the index, as it was."""
@@ -1125,6 +1252,9 @@ class Store:
         for (blob,) in self._query("SELECT blob FROM artifacts WHERE blob IS NOT NULL"):
             referenced.add(blob)
         removed["temp_files"] = self.blobs.remove_temp_files()
+        for digest in self._small_digests():
+            if digest not in referenced and self._delete_small(digest):
+                removed["blobs"] += 1
         for digest in list(self.blobs.digests()):
             if digest not in referenced:
                 self.blobs.delete(digest)
@@ -1193,6 +1323,22 @@ class Store:
                         self._write_copy(record)
                         report["fixed"].append(f"record {key[:12]}: copy rewritten")
         bad_blobs: set[str] = set()
+        blob_copies = self._blob_copies()
+        for digest in self._small_digests():
+            report["blobs"] += 1
+            data = self._small(digest)
+            if data is None:
+                continue  # deleted meanwhile
+            if hashlib.sha256(data).hexdigest() != digest:
+                bad_blobs.add(digest)
+                report["problems"].append(
+                    f"blob {digest[:12]} fails its checksum (in {self.index.location})"
+                )
+            elif self.index.keeps_copies and blob_copies.get(digest) != _small_copy(digest, data):
+                report["problems"].append(f"blob {digest[:12]}: copy missing or stale")
+                if repair:
+                    self._append(self._blobs_journal, _small_copy(digest, data))
+                    report["fixed"].append(f"blob {digest[:12]}: copy rewritten")
         for digest in self.blobs.digests():
             report["blobs"] += 1
             if not self.blob_ok(digest, fresh=True):
@@ -1208,7 +1354,7 @@ class Store:
 
     def _drop_blobs(self, digests: set[str], report: dict[str, Any]) -> None:
         for digest in digests:
-            self.blobs.delete(digest)
+            self.delete_blob(digest)
             report["fixed"].append(f"blob {digest[:12]}: deleted (it will be recomputed)")
         for row in self._query(f"SELECT {self._COLUMNS} FROM records"):
             if _blob_refs(row[7]) & digests and row[1] != "training":
@@ -1235,7 +1381,7 @@ class Store:
                 "from its backups"
             )
         self.index.reset()
-        counts = {"records": 0, "artifacts": 0}
+        counts = {"records": 0, "artifacts": 0, "blobs": 0}
         for record in self._copies().values():
             self._restore(record)
             counts["records"] += 1
@@ -1244,6 +1390,16 @@ class Store:
                 counts["artifacts"] += self._insert_artifact(row, replace=True)
             except KeyError:
                 continue
+        for digest, entry in self._blob_copies().items():
+            try:
+                data = base64.b64decode(entry["data"], validate=True)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if hashlib.sha256(data).hexdigest() == digest:
+                self._tx(
+                    lambda conn, d=digest, b=data: conn.execute(_UPSERT_SMALL_BLOB, (d, b)).fetchall()
+                )
+                counts["blobs"] += 1
         return counts
 
     def _artifact_copies(self) -> dict[str, dict[str, Any]]:
@@ -1257,6 +1413,18 @@ class Store:
                 latest[entry["id"]] = entry
         return latest
 
+    def _blob_copies(self) -> dict[str, dict[str, Any]]:
+        """The latest intact copy of every small blob not deleted since, by digest."""
+        latest: dict[str, dict[str, Any]] = {}
+        if not self.index.keeps_copies:
+            return latest
+        for entry in self._journal(self._blobs_journal):
+            if "deleted" in entry:
+                latest.pop(str(entry["deleted"]), None)
+            elif isinstance(entry.get("digest"), str):
+                latest[entry["digest"]] = entry
+        return latest
+
     def _rebuild_damaged(self, why: str) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         moved = self.index_path.with_name(f"index.db.damaged-{stamp}")
@@ -1267,8 +1435,8 @@ class Store:
         counts = self.rebuild_index()
         warnings.warn(
             f"motools store {self.root}: index.db was damaged ({why}); moved it to {moved.name} "
-            f"and rebuilt the index from {counts['records']} record and {counts['artifacts']} "
-            "artifact copies",
+            f"and rebuilt the index from {counts['records']} record, {counts['artifacts']} "
+            f"artifact and {counts['blobs']} small-blob copies",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -1307,6 +1475,19 @@ _RESTORE_RECORD = (
     " updated_at = excluded.updated_at, expires_at = excluded.expires_at,"
     " project = excluded.project"
 )
+
+
+#: Write a small blob, replacing a row whose bytes differ (damaged); returns a row only when
+#: something was written (so its second copy is appended once).
+_UPSERT_SMALL_BLOB = (
+    "INSERT INTO small_blobs (digest, data) VALUES (?, ?) ON CONFLICT (digest) DO UPDATE SET"
+    " data = excluded.data WHERE small_blobs.data <> excluded.data RETURNING digest"
+)
+
+
+def _small_copy(digest: str, data: bytes) -> dict[str, Any]:
+    """A small blob's entry in the copy journal."""
+    return {"digest": digest, "data": base64.b64encode(data).decode("ascii")}
 
 
 def _blob_refs(value_json: str) -> set[str]:

@@ -43,7 +43,7 @@ def copy_store(
     }
     if destination.read_only:
         raise StoreError(destination.index.read_only_reason)
-    have_blobs = set(destination.blobs.digests())
+    have_blobs = destination.blob_digests()
     have = dict(destination._query("SELECT key, updated_at FROM records"))
     rows = source._query(f"SELECT {_RECORD_COLUMNS} FROM records ORDER BY key")
     counts["total_records"] = len(rows)
