@@ -589,6 +589,25 @@ def test_a_copy_put_together_from_encoded_parts_is_the_canonical_json() -> None:
         assert parts == whole
 
 
+def test_an_artifact_copy_put_together_from_its_columns_is_the_canonical_json(
+    tmp_path: Path,
+) -> None:
+    from motools.cache.store import canonical_json
+
+    store = Store(tmp_path)
+    store.put_artifact(
+        "eval:é\"x\"", kind="eval", inputs=["model:m", "a\\b"], config={"z": 1, "a": [None]},
+        versions={"motools-core": "1.0"}, blob=None,
+    )  # fmt: skip
+    store.put_blob(b"small")
+    for journal in ("artifacts.jsonl", "blobs.jsonl"):
+        for line in (store.copies_dir / journal).read_text().splitlines():
+            entry = json.loads(line)["entry"]
+            assert line == canonical_json(
+                {"checksum": hashlib.sha256(canonical_json(entry).encode()).hexdigest(), "entry": entry}
+            )
+
+
 def test_a_same_size_tampered_results_blob_is_caught_when_its_samples_are_read(
     tmp_path: Path,
 ) -> None:

@@ -133,6 +133,18 @@ def record_json(record: Record, fields_json: str, value_json: str) -> str:
     )
 
 
+def artifact_json(args: tuple[Any, ...]) -> str:
+    """``canonical_json`` of an artifact row, given its column values (``_artifact_args``:
+    inputs, config and versions already canonical JSON), keys in sorted order."""
+    artifact_id, kind, created_at, inputs, config, versions, blob, by, project = args
+    c = _scalar_json
+    return (
+        f'{{"blob":{c(blob)},"config":{config},"created_at":{c(created_at)},'
+        f'"id":{c(artifact_id)},"inputs":{inputs},"kind":{c(kind)},"made_by":{c(by)},'
+        f'"project":{c(project)},"versions":{versions}}}'
+    )
+
+
 def json_loads(data: str | bytes) -> Any:
     """Parse JSON: orjson's speed, with the standard parser for what orjson refuses (NaN,
     integers beyond 64 bits), so every document ``canonical_json`` wrote reads back."""
@@ -415,7 +427,11 @@ class Store:
         """Write the row (replacing a damaged one) and, when it changed, its second copy."""
         changed = self._tx(lambda conn: conn.execute(_UPSERT_SMALL_BLOB, (digest, data)).fetchall())
         if changed:
-            self._append(self._blobs_journal, _small_copy(digest, data))
+            entry = _small_copy(digest, data)
+            # == canonical_json(entry): base64 and hex need no escapes
+            self._append(
+                self._blobs_journal, entry, f'{{"data":"{entry["data"]}","digest":"{digest}"}}'
+            )
 
     def _delete_small(self, digest: str) -> bool:
         gone = self._tx(
@@ -1117,21 +1133,15 @@ class Store:
             "made_by": made_by(),
             "project": self.project,
         }
-        if self._insert_artifact(row, replace=replace):
-            self._append(self._artifacts_journal, row)
+        args = self._artifact_args(row)
+        if self._insert_artifact(row, replace=replace, args=args):
+            self._append(self._artifacts_journal, row, artifact_json(args))
 
-    def _insert_artifact(self, row: dict[str, Any], *, replace: bool = False) -> bool:
-        """Insert (or, with ``replace``, overwrite) the artifact; whether a row was written."""
-        conflict = (
-            " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, created_at = excluded.created_at,"
-            " inputs = excluded.inputs, config = excluded.config, versions = excluded.versions,"
-            " blob = excluded.blob, made_by = excluded.made_by, project = excluded.project"
-            if replace
-            else " ON CONFLICT (id) DO NOTHING"
-        )
+    def _artifact_args(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """The artifact's column values, its lists and mappings as canonical JSON."""
         if self._versions_json[0] != row["versions"]:  # the same versions, artifact after artifact
             self._versions_json = (row["versions"], canonical_json(row["versions"]))
-        args = (
+        return (
             row["id"],
             row["kind"],
             row["created_at"],
@@ -1142,6 +1152,20 @@ class Store:
             row.get("made_by"),
             row.get("project") or self.project,
         )
+
+    def _insert_artifact(
+        self, row: dict[str, Any], *, replace: bool = False, args: tuple[Any, ...] | None = None
+    ) -> bool:
+        """Insert (or, with ``replace``, overwrite) the artifact; whether a row was written."""
+        conflict = (
+            " ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, created_at = excluded.created_at,"
+            " inputs = excluded.inputs, config = excluded.config, versions = excluded.versions,"
+            " blob = excluded.blob, made_by = excluded.made_by, project = excluded.project"
+            if replace
+            else " ON CONFLICT (id) DO NOTHING"
+        )
+        if args is None:
+            args = self._artifact_args(row)
         cursor = self._tx(
             lambda conn: conn.execute(
                 "INSERT INTO artifacts (id, kind, created_at, inputs, config, versions, blob,"
