@@ -191,7 +191,9 @@ def test_flipped_byte_in_a_blob(tmp_path: Path, reference: dict[str, object]) ->
     with sqlite3.connect(home / "index.db") as conn:  # small results: a row of the index
         (value,) = conn.execute("SELECT value FROM records WHERE kind = 'eval'").fetchone()
         blob = json.loads(value)["results_blob"]
-        (stored,) = conn.execute("SELECT data FROM small_blobs WHERE digest = ?", (blob,)).fetchone()
+        (stored,) = conn.execute(
+            "SELECT data FROM small_blobs WHERE digest = ?", (blob,)
+        ).fetchone()
         data = bytearray(stored)
         data[len(data) // 2] ^= 0x01
         conn.execute("UPDATE small_blobs SET data = ? WHERE digest = ?", (bytes(data), blob))

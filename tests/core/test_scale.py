@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import math
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -604,7 +605,10 @@ def test_an_artifact_copy_put_together_from_its_columns_is_the_canonical_json(
         for line in (store.copies_dir / journal).read_text().splitlines():
             entry = json.loads(line)["entry"]
             assert line == canonical_json(
-                {"checksum": hashlib.sha256(canonical_json(entry).encode()).hexdigest(), "entry": entry}
+                {
+                    "checksum": hashlib.sha256(canonical_json(entry).encode()).hexdigest(),
+                    "entry": entry,
+                }
             )
 
 
@@ -624,3 +628,37 @@ def test_a_same_size_tampered_results_blob_is_caught_when_its_samples_are_read(
     assert cached.metrics == fresh.metrics  # from the checksummed record
     with pytest.raises(CorruptRecord, match="fails its checksum"):
         _ = cached.samples
+
+
+def test_the_log_is_folded_in_by_a_background_thread_and_at_exit(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    store = Store(tmp_path)
+    store.put("first", kind="step", status="succeeded", fields={}, value={})
+    index = tmp_path / "index.db"
+    before = index.stat().st_size
+    for i in range(300):  # far fewer pages than a writer checkpoints itself after
+        store.put(f"k{i}", kind="step", status="succeeded", fields={}, value={"pad": "x" * 500})
+    deadline = time.monotonic() + 10
+    while index.stat().st_size <= before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert index.stat().st_size > before  # the pages reached the database without a writer
+    assert any(t.name == "motools-checkpoint" for t in threading.enumerate())
+    store.close()
+    assert not any(t.name == "motools-checkpoint" for t in threading.enumerate())
+    assert not (tmp_path / "index.db-wal").exists()  # the last connection folded it away
+
+    home = tmp_path / "other"
+    script = (
+        "from motools.cache import open_store\n"
+        "store = open_store()\n"
+        "for i in range(200):\n"
+        "    store.put(f'k{i}', kind='step', status='succeeded', fields={}, value={})\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", script], check=True, env={**os.environ, "MOTOOLS_HOME": str(home)}
+    )
+    assert (home / "index.db").exists() and not (home / "index.db-wal").exists()

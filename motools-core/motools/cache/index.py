@@ -145,10 +145,23 @@ class Index(ABC):
 
 
 class SqliteIndex(Index):
-    """``index.db`` (SQLite, WAL) in the motools home."""
+    """``index.db`` (SQLite, WAL) in the motools home.
+
+    Commits append to the write-ahead log without waiting for the disk (``synchronous=NORMAL``);
+    folding the log back into the database (a checkpoint, which waits for the disk twice) is
+    done by a background thread of this process a moment after commits, so a burst of small
+    writes -- a sweep recording thousands of jobs -- never waits for it. The thread starts with
+    the first commit and ends after a few idle seconds or on :meth:`close`. Should it fall
+    behind, a writer checkpoints itself once the log holds :data:`CHECKPOINT_PAGES` pages.
+    """
 
     dialect = "sqlite"
     keeps_copies = True
+    #: Log pages (4 KiB each) after which a commit checkpoints in the writer itself.
+    CHECKPOINT_PAGES = 10_000
+    #: Seconds the checkpointer waits after a commit for more, and idles before it ends.
+    CHECKPOINT_DELAY = 0.2
+    CHECKPOINT_IDLE = 5.0
 
     def __init__(
         self, path: Path, *, baseline: str, on_damaged: Callable[[str], None] | None = None
@@ -158,6 +171,10 @@ class SqliteIndex(Index):
         self.on_damaged = on_damaged
         self._local = threading.local()
         self._init_lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
+        self._committed = threading.Event()
+        self._stopping = threading.Event()
+        self._checkpointer: threading.Thread | None = None
         self._initialised = False
 
     @property
@@ -202,6 +219,7 @@ class SqliteIndex(Index):
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute(f"PRAGMA wal_autocheckpoint={self.CHECKPOINT_PAGES}")
             with self._init_lock:
                 if not self._initialised:
                     self._migrate(conn)
@@ -294,6 +312,44 @@ class SqliteIndex(Index):
             raise
         else:
             conn.execute("COMMIT")
+            self._committed.set()
+            if self._checkpointer is None:
+                self._start_checkpointer()
+
+    def _start_checkpointer(self) -> None:
+        with self._checkpoint_lock:
+            if self._checkpointer is None:
+                self._stopping.clear()
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="motools-checkpoint", daemon=True
+                )
+                self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Fold the log into the database a moment after commits; end when idle or told to."""
+        conn: sqlite3.Connection | None = None
+        try:
+            while self._committed.wait(self.CHECKPOINT_IDLE) and not self._stopping.is_set():
+                if self._stopping.wait(self.CHECKPOINT_DELAY):
+                    break
+                self._committed.clear()
+                if conn is None:
+                    conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:
+            pass  # (a moved or damaged file): writers checkpoint themselves
+        finally:
+            if conn is not None:
+                conn.close()
+            with self._checkpoint_lock:
+                self._checkpointer = None
+
+    def _stop_checkpointer(self) -> None:
+        thread = self._checkpointer
+        if thread is not None:
+            self._stopping.set()
+            self._committed.set()
+            thread.join(timeout=30.0)
 
     def query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -330,6 +386,7 @@ class SqliteIndex(Index):
         self.query("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
+        self._stop_checkpointer()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()

@@ -23,6 +23,7 @@ Nothing here is pickled: values are JSON.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import contextlib
 import functools
@@ -1550,6 +1551,9 @@ def open_store(root: str | os.PathLike[str] | None = None) -> Store:
     cache_key = (path, resolve_location(path), current_project())
     store = _STORES.get(cache_key)
     if store is None:
+        if not _STORES:  # closed at exit: the index is left folded, quick to open next time
+            atexit.unregister(close_stores)
+            atexit.register(close_stores)
         store = _STORES[cache_key] = Store(path)
     return store
 
