@@ -636,6 +636,10 @@ def test_the_log_is_folded_in_by_a_background_thread_and_at_exit(tmp_path: Path)
     import threading
     import time
 
+    def checkpointers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "motools-checkpoint"}
+
+    others = checkpointers()  # (other tests' stores, idling out)
     store = Store(tmp_path)
     store.put("first", kind="step", status="succeeded", fields={}, value={})
     index = tmp_path / "index.db"
@@ -646,9 +650,10 @@ def test_the_log_is_folded_in_by_a_background_thread_and_at_exit(tmp_path: Path)
     while index.stat().st_size <= before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert index.stat().st_size > before  # the pages reached the database without a writer
-    assert any(t.name == "motools-checkpoint" for t in threading.enumerate())
+    mine = checkpointers() - others
+    assert mine
     store.close()
-    assert not any(t.name == "motools-checkpoint" for t in threading.enumerate())
+    assert not any(t.is_alive() for t in mine)
     assert not (tmp_path / "index.db-wal").exists()  # the last connection folded it away
 
     home = tmp_path / "other"

@@ -424,10 +424,10 @@ class Store:
         rows = self._query("SELECT data FROM small_blobs WHERE digest = ?", (digest,))
         return bytes(rows[0][0]) if rows else None
 
-    def _put_small(self, digest: str, data: bytes) -> None:
+    def _put_small(self, digest: str, data: bytes, *, copy: bool = True) -> None:
         """Write the row (replacing a damaged one) and, when it changed, its second copy."""
         changed = self._tx(lambda conn: conn.execute(_UPSERT_SMALL_BLOB, (digest, data)).fetchall())
-        if changed:
+        if changed and copy:
             entry = _small_copy(digest, data)
             # == canonical_json(entry): base64 and hex need no escapes
             self._append(
@@ -1421,9 +1421,7 @@ class Store:
             except (KeyError, TypeError, ValueError):
                 continue
             if hashlib.sha256(data).hexdigest() == digest:
-                self._tx(
-                    lambda conn, d=digest, b=data: conn.execute(_UPSERT_SMALL_BLOB, (d, b)).fetchall()
-                )
+                self._put_small(digest, data, copy=False)  # (its copy is where it came from)
                 counts["blobs"] += 1
         return counts
 
