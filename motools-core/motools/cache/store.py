@@ -328,8 +328,11 @@ class Store:
             pending = self._pending() or []
         finally:
             self._appends.pending = None
-        for journal, line in pending:
-            self._write_line(journal, line)
+        by_journal: dict[Path, list[bytes]] = {}
+        for journal, line in pending:  # one append per journal, its lines in order
+            by_journal.setdefault(journal, []).append(line)
+        for journal, lines in by_journal.items():
+            self._write_line(journal, b"".join(lines))
         return result
 
     def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
