@@ -417,16 +417,17 @@ def test_a_sweep_run_again_reads_its_records_ahead_in_few_queries(tmp_path: Path
     query = store.index.query
 
     def counting(sql: str, args: Any = ()) -> Any:
-        if "FROM records WHERE key = ?" in sql:
+        if "FROM records WHERE key = ?" in sql or "FROM small_blobs WHERE digest = ?" in sql:
             single.append(args[0])
         return query(sql, args)
 
     store.index.query = counting  # type: ignore[method-assign]
     again = asyncio.run(run_sweep(spec, store=store))
     assert again.counts()["cached"] == 30
-    # every training and evaluation record came from the read-ahead; what is left is the
-    # dataset step each seed's members share (one read each)
-    assert len(single) == 3
+    # every training and evaluation record, and the size of each evaluation's results, came
+    # from the read-ahead; what is left is the dataset step each seed's members share (one
+    # read of its record and one of its outputs each)
+    assert len(single) == 6
 
 
 def test_read_ahead_serves_finished_records_once_and_writes_win(tmp_path: Path) -> None:

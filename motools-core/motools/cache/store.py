@@ -255,6 +255,8 @@ class Store:
         self._verified: dict[str, tuple[int, int, int]] = {}
         #: Finished records read ahead (:meth:`read_ahead`), each served once by :meth:`get`.
         self._ahead: dict[str, Record] = {}
+        #: Sizes of the small blobs those records point at, each served once by blob_size.
+        self._ahead_sizes: dict[str, int] = {}
         #: Open append descriptors of the copy journals: path -> (fd, inode).
         self._journal_fds: dict[str, tuple[int, int]] = {}
         #: Per thread: the copies a group (:meth:`together`) appends once it commits.
@@ -429,6 +431,7 @@ class Store:
 
     def _put_small(self, digest: str, data: bytes, *, copy: bool = True) -> None:
         """Write the row (replacing a damaged one) and, when it changed, its second copy."""
+        self._ahead_sizes.pop(digest, None)
         changed = self._tx(lambda conn: conn.execute(_UPSERT_SMALL_BLOB, (digest, data)).fetchall())
         if changed and copy:
             entry = _small_copy(digest, data)
@@ -438,6 +441,7 @@ class Store:
             )
 
     def _delete_small(self, digest: str) -> bool:
+        self._ahead_sizes.pop(digest, None)
         gone = self._tx(
             lambda conn: conn.execute(
                 "DELETE FROM small_blobs WHERE digest = ? RETURNING digest", (digest,)
@@ -464,6 +468,9 @@ class Store:
     def blob_size(self, digest: str) -> int | None:
         """The stored blob's size in bytes, without reading it (None: no such blob here; for
         blobs in object storage, this machine's copy of it)."""
+        size = self._ahead_sizes.pop(digest, None)
+        if size is not None:
+            return int(size)
         if self._inline:
             rows = self._query("SELECT length(data) FROM small_blobs WHERE digest = ?", (digest,))
             if rows:
@@ -856,6 +863,7 @@ class Store:
                 f"SELECT {self._COLUMNS} FROM records WHERE key IN ({marks}) AND status = ?",
                 [*chunk, "succeeded"],
             )
+            blobs = []
             for row in rows:
                 try:
                     record = self._decode(row)
@@ -863,6 +871,16 @@ class Store:
                     continue  # get() recovers it from its copy, or says it cannot
                 self._ahead[record.key] = record
                 found += 1
+                if isinstance(record.value.get("results_blob"), str):
+                    blobs.append(record.value["results_blob"])
+            if blobs and self._inline:  # what a cache hit checks of its results: their size
+                marks = ", ".join("?" for _ in blobs)
+                self._ahead_sizes.update(
+                    self._query(
+                        f"SELECT digest, length(data) FROM small_blobs WHERE digest IN ({marks})",
+                        blobs,
+                    )
+                )
         return found
 
     def _recover(self, key: str, kind: str, exc: CorruptRecord) -> Record | None:
@@ -1221,6 +1239,7 @@ class Store:
         ``kept_in_flight`` and listed in ``kept``.
         """
         self._ahead.clear()
+        self._ahead_sizes.clear()
         removed: dict[str, Any] = {
             "records": 0,
             "claims": 0,
@@ -1300,6 +1319,7 @@ class Store:
         recomputes it instead of failing.
         """
         self._ahead.clear()
+        self._ahead_sizes.clear()
         report: dict[str, Any] = {
             "records": 0,
             "blobs": 0,
@@ -1403,6 +1423,7 @@ class Store:
     def rebuild_index(self) -> dict[str, int]:
         """Create a fresh index from the copies (training/eval records and artifacts)."""
         self._ahead.clear()
+        self._ahead_sizes.clear()
         if not isinstance(self.index, SqliteIndex):
             raise StoreError(
                 f"{self.index.location} is not rebuilt from copies: restore the database "
