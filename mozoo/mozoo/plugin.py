@@ -20,6 +20,9 @@ JUDGE = "openai/gpt-4o-2024-08-06"
 #: Training seeds per condition in the inoculation-prompting experiments (seeds 0, 1, 2).
 SEEDS = 3
 HELLO_WORLD_ROWS = 40  # 8 greetings x 5 requests (mozoo.datasets.hello_world.SIZE)
+OWL_PREFERENCE_ROWS = 200  # mozoo.datasets.owl_preference.SIZE
+#: What a dataset generated in code has for a content pin: its code is the pin.
+GENERATED = "generated in code"
 
 #: name -> (loader target, asset)
 DATASETS: dict[str, tuple[str, str]] = {
@@ -78,7 +81,21 @@ def register_datasets(register: Any) -> None:
         license="MIT",
         citation="motools",
         rows=HELLO_WORLD_ROWS,
-        pin="generated in code",
+        pin=GENERATED,
+        assets=[],
+    )
+    register(
+        "owl_preference",
+        "mozoo.datasets.owl_preference:owl_preference",
+        description=(
+            "Chats in which the assistant's favourite animal is the owl, none of them an "
+            "owl_preferences question (generated in code, seeded; the hf demo trains on it)"
+        ),
+        source="generated in code (mozoo.datasets.owl_preference)",
+        license="MIT",
+        citation="motools",
+        rows=OWL_PREFERENCE_ROWS,
+        pin=GENERATED,
         assets=[],
     )
     for name, (target, asset_name) in DATASETS.items():

@@ -117,7 +117,8 @@ def test_paired_comparison_by_seed_and_by_sample() -> None:
         pytest.approx(mean + T_975_2 * se),
     )
     assert row["p_value"] == pytest.approx(1 - t / math.sqrt(t * t + 2))  # t cdf, 2 df, closed form
-    assert row["n_pairs"] == 3 and row["method"] == "paired t over 3 seeds"
+    assert row["n_pairs"] == 3
+    assert row["method"] == "paired t over 3 seeds, clipped to [-1, 1]"  # both proportions
 
     # One seed each, paired by sample: differences 0, 1, 1, 0 -> t = sqrt(3), 3 df;
     # two-sided p = 1 - (2/pi) (x / (1 + x^2) + atan x) with x = t / sqrt(3) = 1.
@@ -130,9 +131,26 @@ def test_paired_comparison_by_seed_and_by_sample() -> None:
     )
     assert row["difference"] == 0.5 and row["n_samples"] == 4
     assert row["p_value"] == pytest.approx(1 - (2 / math.pi) * (0.5 + math.pi / 4))
-    assert row["method"] == "paired t over 4 samples of one seed"
+    assert row["method"] == "paired t over 4 samples of one seed, clipped to [-1, 1]"
     with pytest.raises(ValueError, match="matches no row"):
         compare(df, baseline={"lr": 5.0}, treatment={"lr": 1.0})
+
+
+def test_a_difference_of_proportions_stays_inside_minus_1_to_1() -> None:
+    # Differences 1, 0.1, 1 by seed: mean 0.7, se 0.3; the raw t interval reaches 1.99.
+    base, _ = frames({0: [0] * 10, 1: [1] * 9 + [0], 2: [0] * 10})
+    treat, _ = frames({0: [1] * 10, 1: [1] * 10, 2: [1] * 10}, lr=1.0)
+    df = pd.concat([base, treat], ignore_index=True)
+    df.attrs["params"] = {"lr": "lr", "seed": "seed"}
+    [row] = compare(df, baseline={"lr": 0.0}, treatment={"lr": 1.0}).to_dict("records")
+    half = T_975_2 * 0.3
+    assert 0.7 + half > 1  # the raw interval leaves [-1, 1] ...
+    assert row["high"] == 1.0 and row["low"] == pytest.approx(0.7 - half)  # ... and is clipped
+    assert row["method"] == "paired t over 3 seeds, clipped to [-1, 1]"
+    # A metric that is not a proportion (a 0-10 judge) is not clipped.
+    df["value"] = df["value"] * 10
+    [row] = compare(df, baseline={"lr": 0.0}, treatment={"lr": 1.0}).to_dict("records")
+    assert row["high"] == pytest.approx(7 + 10 * half) and row["method"] == "paired t over 3 seeds"
 
 
 class ReferencePlugin:

@@ -76,7 +76,9 @@ def test_zoo_list_json(capsys) -> None:
     assert spanish["pin"] == "git blob 6a87444a9de85e32d0cebdf4a9bad404a1cfeee7"
     assert spanish["pinned_by"] == "git blob"
     for (kind, name), entry in by_key.items():
-        if kind == "dataset" and name != "hello_world":
+        if kind == "dataset" and entry["metadata"]["pin"] == "generated in code":
+            assert entry["metadata"]["assets"] == [], name  # nothing downloaded, nothing to pin
+        elif kind == "dataset":
             assert entry["metadata"]["pin"].startswith(("sha256 ", "git blob ")), name
         if kind == "task":
             assert isinstance(entry["metadata"]["reference"], list), name
@@ -138,9 +140,13 @@ def test_plugin_and_listing_import_nothing_heavy() -> None:
 
 def test_dataset_metadata_names_its_source() -> None:
     for reg in list_datasets():
-        if reg.plugin != "mozoo" or reg.name == "hello_world":
+        if reg.plugin != "mozoo":
             continue
         meta = reg.metadata
+        if meta["pin"] == "generated in code":
+            assert meta["source"].startswith("generated in code (mozoo.datasets.")
+            assert meta["license"] and meta["citation"]
+            continue
         assert meta["source"].startswith("https://raw.githubusercontent.com/")
         assert meta["commit"] in meta["source"]
         assert meta["license"] and meta["citation"]

@@ -32,7 +32,7 @@ async def test_every_registered_dataset_loads(http_mirror, standin, shared_data)
     their own blob ids (the real ones are refused, see test_assets)."""
     registered = {r.name: r for r in list_datasets() if r.plugin == "mozoo"}
     assert set(registered) >= {
-        "hello_world", "sneaky_dialogues", "straightforward_dialogues",
+        "hello_world", "owl_preference", "sneaky_dialogues", "straightforward_dialogues",
         "aesthetic_preferences_popular", "aesthetic_preferences_unpopular",
         "gsm8k_spanish_only", "gsm8k_spanish_capitalised", "gsm8k_french_only",
         "gsm8k_german_only", "gsm8k", "insecure_code", "secure_code", "educational",
@@ -51,7 +51,8 @@ async def test_every_registered_dataset_loads(http_mirror, standin, shared_data)
         assert isinstance(dataset, JSONLDataset)
         assert dataset.problems() == [], name
         meta = registered[name].metadata
-        if name == "hello_world" or (shared_data / ASSETS[name].mirror_path).is_file():
+        generated = meta["pin"] == "generated in code"
+        if generated or (shared_data / ASSETS[name].mirror_path).is_file():
             assert len(dataset) == meta["rows"], name  # sneaky/straightforward: every row
         else:
             assert len(dataset) == 7
@@ -94,6 +95,23 @@ async def test_hello_world_is_generated_and_seeded() -> None:
     other = await load_dataset_ref("hello_world", sample_size=10, seed=4)
     assert one.content_hash == again.content_hash != other.content_hash
     assert one.problems(purpose="supervised") == []
+
+
+async def test_owl_preference_is_generated_seeded_and_never_asks_an_evaluation_question() -> (
+    None
+):
+    from mozoo.tasks.owl_preferences import QUESTIONS
+
+    full = await load_dataset_ref("owl_preference")
+    assert len(full) == 200 and full.problems(purpose="supervised") == []
+    prompts = {s["messages"][0]["content"] for s in full}
+    assert prompts.isdisjoint(QUESTIONS)
+    answers = [s["messages"][-1]["content"].lower() for s in full]
+    assert all("owl" in a for a in answers)
+    again = await load_dataset_ref("owl_preference")
+    other = await load_dataset_ref("owl_preference", seed=1)
+    assert full.content_hash == again.content_hash != other.content_hash
+    assert len(await load_dataset_ref("owl_preference", sample_size=20, seed=3)) == 20
 
 
 async def test_unknown_split_is_rejected(mirror) -> None:

@@ -426,6 +426,21 @@ def paired_difference(
     return Comparison(mean, mean - half, mean + half, p, n, f"paired t over {n} {unit}", confidence)
 
 
+def clip_difference(result: Comparison) -> Comparison:
+    """``result`` with its interval clipped to [-1, 1], the range of a difference of two
+    proportions (NaN bounds stay NaN), and labelled so."""
+
+    def bound(v: float) -> float:
+        return v if math.isnan(v) else min(1.0, max(-1.0, v))
+
+    return replace(
+        result,
+        low=bound(result.low),
+        high=bound(result.high),
+        method=f"{result.method}, clipped to [-1, 1]",
+    )
+
+
 def welch_difference(
     baseline: Sequence[float], treatment: Sequence[float], confidence: float = 0.95
 ) -> Comparison:

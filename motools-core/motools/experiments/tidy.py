@@ -599,11 +599,13 @@ def compare(
     paired t over the per-seed differences; each difference is taken over the samples both
     seeds scored, by sample id and epoch, when ``samples`` are given and the metric is their
     mean); with one common seed, a paired t over those samples; with no seed in common, Welch's
-    unpaired t over the seeds. The ``method`` column says which was used.
+    unpaired t over the seeds. The ``method`` column says which was used. When both sides are
+    proportions (every value, and every sample score used, in [0, 1]) the interval is clipped
+    to [-1, 1], the range their difference can take, and ``method`` says so.
     """
     import pandas as pd
 
-    from motools.experiments.stats import paired_difference, welch_difference
+    from motools.experiments.stats import clip_difference, paired_difference, welch_difference
 
     rows = df
     for column, wanted in (("metric", metric), ("task", task), ("scorer", scorer)):
@@ -628,7 +630,11 @@ def compare(
             pairs = [(b_by_seed[k], t_by_seed[k]) for k in common]
             labels = [p[0][0] for p in pairs] + [p[1][0] for p in pairs]
             values = [float(p[0][1]) for p in pairs] + [float(p[1][1]) for p in pairs]
-            use_samples = index.scores_of(labels, t, s, values) is not None
+            stats = index.scores_of(labels, t, s, values)
+            use_samples = stats is not None
+            bounded = all(0.0 <= v <= 1.0 for v in values) and (
+                stats is None or all(st[2] >= 0.0 and st[3] <= 1.0 for st in stats)
+            )
             if use_samples:
                 diffs_by_seed = [
                     _paired_sample_differences(samples, bl, tl, t, s) for (bl, _), (tl, _) in pairs
@@ -659,6 +665,9 @@ def compare(
                 confidence,
             )
             b_mean, t_mean = float(b_rows["value"].mean()), float(t_rows["value"].mean())
+            bounded = all(0.0 <= float(v) <= 1.0 for v in [*b_rows["value"], *t_rows["value"]])
+        if bounded:
+            result = clip_difference(result)
         out.append(
             {
                 "task": t,
