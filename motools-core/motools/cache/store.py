@@ -102,9 +102,16 @@ def default_home() -> Path:
     return home()
 
 
+#: ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)``,
+#: built once (``json.dumps`` with these arguments builds an encoder per call).
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+)
+
+
 def canonical_json(value: Any) -> str:
     """JSON with sorted keys and no whitespace: equal values give equal strings."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def _scalar_json(value: Any) -> str:
