@@ -369,16 +369,7 @@ def train_and_evaluate() -> Workflow:
                 cache=False,
                 description="wait for the trained model",
             ),
-            Step(
-                "evaluate_model",
-                evaluate_model,
-                EvaluateConfig,
-                inputs=("model_id",),
-                outputs=("results",),
-                cache=False,
-                check=_check_eval,
-                description="evaluate the model on the tasks",
-            ),
+            _evaluate_step(),
         ],
         description="Prepare a dataset, train on it, wait, and evaluate the trained model.",
     )
@@ -391,15 +382,21 @@ def evaluate_only() -> Workflow:
             Step(
                 "select_model", select_model, SelectModelConfig, outputs=("model_id",), cache=False
             ),
-            Step(
-                "evaluate_model",
-                evaluate_model,
-                EvaluateConfig,
-                inputs=("model_id",),
-                outputs=("results",),
-                cache=False,
-                check=_check_eval,
-            ),
+            _evaluate_step(),
         ],
         description="Evaluate an existing model on tasks.",
+    )
+
+
+def _evaluate_step() -> Step:
+    """The evaluation step both built-in workflows end with."""
+    return Step(
+        "evaluate_model",
+        evaluate_model,
+        EvaluateConfig,
+        inputs=("model_id",),
+        outputs=("results",),
+        cache=False,
+        check=_check_eval,
+        description="evaluate the model on the tasks",
     )
