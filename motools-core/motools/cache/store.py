@@ -1457,26 +1457,23 @@ class Store:
         return counts
 
     def _artifact_copies(self) -> dict[str, dict[str, Any]]:
-        latest: dict[str, dict[str, Any]] = {}
-        if not self.index.keeps_copies:
-            return latest
-        for entry in self._journal(self._artifacts_journal):
-            if "deleted" in entry:
-                latest.pop(str(entry["deleted"]), None)
-            elif "id" in entry:
-                latest[entry["id"]] = entry
-        return latest
+        """The latest intact copy of every artifact not deleted since, by id."""
+        return self._latest_copies(self._artifacts_journal, "id")
 
     def _blob_copies(self) -> dict[str, dict[str, Any]]:
         """The latest intact copy of every small blob not deleted since, by digest."""
+        return self._latest_copies(self._blobs_journal, "digest")
+
+    def _latest_copies(self, journal: Path, name: str) -> dict[str, dict[str, Any]]:
+        """The last intact entry of ``journal`` per ``entry[name]``, tombstones applied."""
         latest: dict[str, dict[str, Any]] = {}
         if not self.index.keeps_copies:
             return latest
-        for entry in self._journal(self._blobs_journal):
+        for entry in self._journal(journal):
             if "deleted" in entry:
                 latest.pop(str(entry["deleted"]), None)
-            elif isinstance(entry.get("digest"), str):
-                latest[entry["digest"]] = entry
+            elif isinstance(entry.get(name), str):
+                latest[entry[name]] = entry
         return latest
 
     def _rebuild_damaged(self, why: str) -> None:
