@@ -530,6 +530,96 @@ def test_writes_together_commit_once_and_copy_after_the_commit(tmp_path: Path) -
     assert store.get("c") is None and '"key":"c"' not in journal.read_text()
 
 
+def counting_commits(store: Store) -> list[int]:
+    """Count ``store``'s write transactions (one commit each)."""
+    commits = [0]
+    transaction = store.index.transaction
+
+    def counted() -> Any:
+        commits[0] += 1
+        return transaction()
+
+    store.index.transaction = counted  # type: ignore[method-assign]
+    return commits
+
+
+async def test_concurrent_groups_share_one_commit_and_each_caller_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    store, other = Store(tmp_path), Store(tmp_path)  # other: a second connection
+    commits = counting_commits(store)
+    seen: dict[str, bool] = {}
+
+    async def job(i: int) -> None:
+        key = f"job-{i}"
+        token = await store.try_claim_shared(key)
+        assert token is not None and other.claim_holder(key) == token  # committed already
+
+        def record() -> None:
+            store.put(key, kind="training", status="succeeded", fields={"i": i}, value={})
+            store.release_claim(key, token)
+
+        await store.together_shared(record)
+        seen[key] = other.get(key) is not None and other.claim_holder(key) is None
+
+    await asyncio.gather(*(job(i) for i in range(8)))
+    assert seen == {f"job-{i}": True for i in range(8)}
+    assert commits[0] == 2  # the eight claims in one commit, the eight records in another
+    journal = (store.copies_dir / "records.jsonl").read_text()
+    assert all(f'"key":"job-{i}"' in journal for i in range(8))
+
+
+async def test_a_failing_group_costs_the_groups_sharing_its_commit_nothing(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+
+    def write(key: str, fail: bool = False) -> str:
+        store.put(key, kind="eval", status="succeeded", fields={}, value={"k": key})
+        if fail:
+            raise ValueError(f"{key} refused")
+        return key
+
+    outcomes = await asyncio.gather(
+        store.together_shared(lambda: write("a")),
+        store.together_shared(lambda: write("b", fail=True)),
+        store.together_shared(lambda: write("c")),
+        return_exceptions=True,
+    )
+    assert outcomes[0] == "a" and outcomes[2] == "c"
+    assert isinstance(outcomes[1], ValueError) and "b refused" in str(outcomes[1])
+    assert store.get("a") is not None and store.get("c") is not None
+    assert store.get("b") is None  # its write was rolled back with its failure
+    journal = (store.copies_dir / "records.jsonl").read_text()
+    assert '"key":"b"' not in journal and journal.count('"key":"a"') == 1
+
+
+async def test_a_cancelled_caller_keeps_work_done_and_drops_work_not_started(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path)
+
+    def write(key: str) -> None:
+        store.put(key, kind="training", status="succeeded", fields={}, value={})
+
+    tasks = {
+        "done": asyncio.create_task(store.together_shared(lambda: write("done"))),
+        "not started": asyncio.create_task(
+            store.together_shared(lambda: write("not started"), keep=False)
+        ),
+        "claim": asyncio.create_task(store.try_claim_shared("claimed")),
+    }
+    await asyncio.sleep(0)  # each is queued, waiting for the commit
+    for task in tasks.values():
+        task.cancel()
+    for task in tasks.values():
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert store.get("done") is not None  # a record of work done is never dropped
+    assert store.get("not started") is None
+    assert store.claim_holder("claimed") is None  # no claim left behind
+
+
 async def test_manifest_updates_are_one_line_per_member_and_standard_json(tmp_path: Path) -> None:
     from motools.experiments import SweepSpec
     from motools.experiments.manifest import Manifest, ManifestWriter

@@ -339,7 +339,7 @@ class CachedTrainingBackend(TrainingBackend):
                         stacklevel=2,
                     )
                     self.store.update(key, status="expired", value=found.record.value)
-            token = self.store.try_claim(key, stale_after=self.claim_timeout)
+            token = await self.store.try_claim_shared(key, stale_after=self.claim_timeout)
             if token is not None:
                 claim = [token]  # emptied by _submit when it released the claim itself
                 try:
@@ -413,8 +413,16 @@ class CachedTrainingBackend(TrainingBackend):
         }
         # Written *before* the call: a process killed inside it leaves this record, and the
         # next run asks the provider for the job by its token instead of paying again.
-        self.store.put(
-            key, kind="training", status=SUBMITTING, fields=fields, backend=self.name, value=value
+        await self.store.together_shared(
+            lambda: self.store.put(
+                key,
+                kind="training",
+                status=SUBMITTING,
+                fields=fields,
+                backend=self.name,
+                value=value,
+            ),
+            keep=False,  # cancelled before it was written: nothing was submitted either
         )
         extra = {"submission": submission} if self.backend.supports_submission_lookup else {}
         try:
@@ -442,7 +450,7 @@ class CachedTrainingBackend(TrainingBackend):
             if claim:
                 self.store.release_claim(key, claim[0])
 
-        self.store.together(record)
+        await self.store.together_shared(record)
         if claim:
             claim.clear()
         return TrackedRun(inner, self, key, attached=False)
@@ -599,7 +607,7 @@ class CachedEvalBackend(EvalBackend):
                 return EvalJob(
                     ready, job_id=f"cached-{found.key[:12]}", from_cache=True, **job_args
                 )
-        token = self.store.try_claim(found.key, stale_after=self.claim_timeout)
+        token = await self.store.try_claim_shared(found.key, stale_after=self.claim_timeout)
         if token is None:  # someone is evaluating exactly this now: wait for their results
             return EvalJob(self._await_other(found, model_id, eval_suite, options), **job_args)
         try:
@@ -672,7 +680,7 @@ class CachedEvalBackend(EvalBackend):
                 provenance.record_eval(self.store, key, fields, model_id, blob)
                 self.store.release_claim(key, token)
 
-            self.store.together(record)
+            await self.store.together_shared(record)
             released = True
         finally:
             if not released:

@@ -164,6 +164,27 @@ def json_loads(data: str | bytes) -> Any:
         return json.loads(data)
 
 
+class _SharedCommit:
+    """Groups queued by :meth:`Store.together_shared` in one turn of an event loop."""
+
+    __slots__ = ("done", "groups", "loop")
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+        self.groups: list[tuple[Callable[[], Any], Any, bool]] = []
+        self.done = False
+
+
+def _settle(future: Any, result: Any = None, *, error: BaseException | None = None) -> None:
+    """Give a waiting caller its outcome (not one that stopped waiting)."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -269,6 +290,8 @@ class Store:
         #: Per thread: the copies a group (:meth:`together`) appends once it commits.
         self._appends = threading.local()
         self._versions_json: tuple[Any, str] = (None, "null")
+        #: Per event loop: the groups queued to share the next commit (together_shared).
+        self._shared: dict[Any, _SharedCommit] = {}
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -343,6 +366,99 @@ class Store:
         for journal, lines in by_journal.items():
             self._write_line(journal, b"".join(lines))
         return result
+
+    async def together_shared(self, fn: Callable[[], T], *, keep: bool = True) -> T:
+        """:meth:`together` for a coroutine, its commit shared with concurrent ones.
+
+        ``fn`` is queued, and runs when the event loop next turns, in one transaction with
+        every group the loop's other coroutines queued meanwhile: a sweep's concurrent jobs
+        pay for one commit, not one each. This returns once that transaction has committed
+        (or raises what ``fn`` raised), so a caller continues exactly as after
+        :meth:`together`. A failing ``fn`` costs the others nothing: the batch is rolled back
+        and each group runs again on its own.
+
+        If the caller is cancelled while waiting, a ``keep`` group (a record of work already
+        done) is committed at once, before the cancellation goes on; any other group (a
+        claim, a record of work about to start) is dropped if it has not run yet.
+        """
+        batch, future = self._queue_shared(fn, keep)
+        try:
+            return await future
+        except BaseException:
+            if keep:
+                self._commit_shared(batch)
+            raise
+
+    async def try_claim_shared(self, key: str, *, stale_after: float = 600.0) -> str | None:
+        """:meth:`try_claim`, its commit shared (:meth:`together_shared`). A claim taken for a
+        caller cancelled while it waited is released."""
+        _, future = self._queue_shared(
+            lambda: self.try_claim(key, stale_after=stale_after), keep=False
+        )
+        try:
+            return await future
+        except BaseException:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                token = future.result()
+                if token is not None:
+                    self.release_claim(key, token)
+            raise
+
+    def _queue_shared(self, fn: Callable[[], Any], keep: bool) -> tuple[_SharedCommit, Any]:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        batch = self._shared.get(loop)
+        if batch is None:
+            batch = self._shared[loop] = _SharedCommit(loop)
+            loop.call_soon(self._commit_shared, batch)
+        future = loop.create_future()
+        batch.groups.append((fn, future, keep))
+        return batch, future
+
+    def _commit_shared(self, batch: _SharedCommit) -> None:
+        """Run a batch's groups in one transaction and settle their futures (once)."""
+        if batch.done:
+            return
+        batch.done = True
+        if self._shared.get(batch.loop) is batch:
+            del self._shared[batch.loop]
+        groups = [(fn, fut) for fn, fut, keep in batch.groups if keep or not fut.done()]
+        if not groups:
+            return
+        failed: list[BaseException] = []
+
+        def body() -> list[Any]:
+            results = []
+            for fn, _ in groups:
+                try:
+                    results.append(fn())
+                except BaseException as exc:
+                    failed.append(exc)
+                    raise
+            return results
+
+        try:
+            results = self.together(body)
+        except Exception as exc:
+            if not failed or len(groups) == 1:  # the transaction itself failed: for everyone
+                for _, fut in groups:
+                    _settle(fut, error=exc)
+                return
+            for fn, fut in groups:  # one group failed: each on its own, with its own outcome
+                try:
+                    result = self.together(fn)
+                except Exception as own:
+                    _settle(fut, error=own)
+                else:
+                    _settle(fut, result)
+            return
+        except BaseException:
+            for _, fut in groups:
+                fut.cancel()
+            raise
+        for (_, fut), result in zip(groups, results, strict=True):
+            _settle(fut, result)
 
     def _query(self, sql: str, args: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         return self.index.query(sql, args)
