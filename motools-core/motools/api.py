@@ -180,9 +180,10 @@ class Composer:
     def once(self, key: Any, compute: Callable[[], T], anchor: Any = None) -> T:
         """``compute()`` the first time ``key`` is asked for, the same value after that.
 
-        For work that a sweep's members share and that cannot change while the composer
-        lives: the canonical form of a config section (``key`` holding ``id(anchor)``,
-        ``anchor`` the section), a check's result. Not for anything read from outside.
+        For work that a sweep's members share and that should not change while the
+        composer lives: the canonical form of a config section (``key`` holding
+        ``id(anchor)``, ``anchor`` the section), a check's result, a step's fingerprint of
+        the outside data it reads (taken when the first member asks, like the check).
         """
         found = self._once.get(key)
         if found is None:

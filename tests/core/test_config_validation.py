@@ -225,6 +225,27 @@ def test_a_shared_structure_passed_from_python_is_bounded_too() -> None:
         get_workflow("train_and_evaluate").validate(config)
 
 
+def test_a_sweep_of_shared_structures_is_bounded_before_any_member_is_built() -> None:
+    from motools.experiments import SweepSpec
+    from motools.experiments.spec import expand
+
+    block: Any = ["x" * 10] * 10
+    for _ in range(8):
+        block = [block] * 10
+    spec = SweepSpec.parse(
+        {
+            "base_config": {
+                "prepare_dataset": {"dataset": "motools.demo:hello_world_dataset"},
+                "submit_training": {"backend": "dummy", "model": "m"},
+                "evaluate_model": {"backend": "dummy", "tasks": ["t"]},
+            },
+            "grid": {"evaluate_model.options.x": [block], "seed": [0, 1]},
+        }
+    )
+    with pytest.raises(ValidationError, match="expands to more than"):
+        expand(spec)
+
+
 def test_invalid_yaml_names_the_line_and_never_echoes_much(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -374,6 +374,29 @@ def test_members_sharing_a_dataset_prepare_it_once_each_even_at_once(tmp_path: P
     assert again.counts()["cached"] == 8 and sorted(LOADS) == [0, 1]
 
 
+def test_members_sharing_a_dataset_section_fingerprint_its_source_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import motools.workflows.builtin as builtin
+    from motools.experiments import run_sweep
+
+    taken: list[str] = []
+    fingerprint = builtin._dataset_fingerprint
+
+    def counted(config: Any) -> Any:
+        taken.append(config.dataset)
+        return fingerprint(config)
+
+    monkeypatch.setattr(builtin, "_dataset_fingerprint", counted)
+    store = Store(tmp_path / "home")
+    spec = sweep_spec(tmp_path / "jobs.log", [1e-5, 2e-5, 3e-5], [0, 1])
+    first = asyncio.run(run_sweep(spec, store=store))
+    assert first.ok and len(first.members) == 6
+    assert taken == ["tests.core.test_scale:counted_dataset"]  # once, for six members
+    again = asyncio.run(run_sweep(spec, store=store))  # a new run looks at the source again
+    assert again.counts()["cached"] == 6 and len(taken) == 2
+
+
 def test_expanded_members_equal_one_by_one_validation() -> None:
     """Sections shared between members give the same frozen config and label as validating
     each member's whole config alone."""

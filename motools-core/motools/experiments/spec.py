@@ -306,12 +306,15 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = No
     from motools.cache.store import canonical_json, sha256_text
     from motools.redaction import is_secret_name
     from motools.workflows import get_workflow
+    from motools.workflows.config import check_size
 
     spec.check_limits()
     workflow = workflow or get_workflow(spec.workflow)
     composer = composer or Composer()  # builds each backend once for all members' checks
     base = spec.resolved_base_config()
     base_dir = spec.base_dir()
+    # Every member is made of these parts: sized once here, not once per member.
+    check_size({"base_config": base, "grid": spec.grid, "include": spec.include}, spec.source)
     names = list(workflow.config_model().model_fields)
     workflow_json = canonical_json(workflow.name)
     # canonical() sorts a mapping's keys and drops secret-named ones; canonical_json adds
@@ -341,7 +344,7 @@ def expand(spec: SweepSpec, workflow: Workflow | None = None, composer: Any = No
             if name in holder:
                 config[name] = holder[name]
         try:
-            parsed = workflow.parse_config(config, source=source, base_dir=base_dir)
+            parsed = workflow.parse_config(config, source=source, base_dir=base_dir, sized=True)
         except ValidationError:  # again, for a message that names the member
             workflow.parse_config(config, source=_where(source, point), base_dir=base_dir)
             raise

@@ -209,12 +209,19 @@ class Workflow:
         return model
 
     def parse_config(
-        self, config: Any, *, source: str = "config", base_dir: str | os.PathLike[str] | None = None
+        self,
+        config: Any,
+        *,
+        source: str = "config",
+        base_dir: str | os.PathLike[str] | None = None,
+        sized: bool = False,
     ) -> BaseModel:
         """Validate a dict, a YAML path or text, or an existing config object.
 
         Relative file paths in the config (a dataset file, a ``tasks.py@task``) are resolved
-        against ``base_dir``: the config file's folder when ``config`` is a path.
+        against ``base_dir``: the config file's folder when ``config`` is a path. ``sized``:
+        the mapping is made of parts whose size was checked already (a sweep's members, from
+        its checked file), so its aliases are not counted again.
         """
         import pydantic
 
@@ -238,7 +245,8 @@ class Workflow:
                 f"{source}: a workflow config must be a mapping of step names to their "
                 f"settings, got {type(config).__name__} {short_repr(config, 60)}"
             )
-        check_size(config, source)
+        if not sized:
+            check_size(config, source)
         context = {"base_dir": Path(base_dir) if base_dir is not None else None}
         try:
             return model.model_validate(dict(config), context=context)
@@ -344,6 +352,21 @@ def _blobs_in(value: Any) -> list[str]:
     if isinstance(value, list):
         return [b for v in value for b in _blobs_in(v)]
     return []
+
+
+def _fingerprint(composer: Composer, step: Step, config: Any) -> Any:
+    """The canonical fingerprint of what ``step`` reads from outside its config, taken once
+    per config section by a composer: a sweep's members sharing a section see the outside
+    data as it was when the first of them asked, as they share its check (which may have
+    loaded that data already)."""
+    if step.fingerprint is None:
+        return None
+    fingerprint = step.fingerprint
+    return composer.once(
+        ("fingerprint", step.name, id(config)),
+        lambda: canonical(fingerprint(config)),
+        anchor=config,
+    )
 
 
 def _hash_artifact(value: Any) -> str:
@@ -480,9 +503,7 @@ async def run_workflow(
                         "config": composer.section_json(step_config),
                         "globals": canonical_globals,
                         "inputs": {i: _hash_artifact(v) for i, v in sorted(inputs.items())},
-                        "fingerprint": canonical(step.fingerprint(step_config))
-                        if step.fingerprint
-                        else None,
+                        "fingerprint": _fingerprint(composer, step, step_config),
                     }
                     key = key_of(fields)
                     outputs = None if force else await _step_outputs(composer, key)
