@@ -528,10 +528,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from motools.cli import waits
 
-    if argv is None:  # this process is the command: what it has built so far lives to its end
-        import gc
-
-        gc.freeze()  # so the collector never walks it again (a 2,000-member sweep: -5%)
+    if argv is None:  # this process is the command (not a caller's process): tune its collector
+        _tune_collector()
     try:
         with waits.reported(quiet=vars(args).get("quiet", False)):
             return _resolve(handler)(args)
@@ -545,6 +543,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         from motools.cli.errors import report
 
         return report(exc, debug=debug)
+
+
+def _tune_collector() -> None:
+    """Cyclic garbage collection for one command's process.
+
+    What the process built while starting (modules, models) lives to its end: frozen, the
+    collector never walks it again. A command then builds large structures of acyclic data
+    (a dataset's rows, a sweep's members), which the default thresholds (a collection every
+    700 allocations, full ones each time the heap grew by a quarter) walk again and again:
+    loading 300,000 rows spent 0.9 of 2.6 s collecting. Collecting every 50,000 allocations
+    bounds the garbage waiting for a collection to a few MB and takes that to 0.2 s.
+    """
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
 
 
 def _silence_stdout() -> None:
