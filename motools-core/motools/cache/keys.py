@@ -35,10 +35,15 @@ def canonical(value: Any) -> Any:
     Objects that are not JSON (an injected tokenizer, say) are represented by their type,
     so they cannot leak secrets or memory addresses into a key.
     """
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:  # most values: as they are
+        return value
+    if kind is float:
+        return canonical_number(value)
+    if kind is dict or isinstance(value, Mapping):
         return {
             str(k): canonical(v)
-            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+            for k, v in sorted(value.items(), key=_str_key)
             if not is_secret_name(k)
         }
     if isinstance(value, (list, tuple)):
@@ -52,6 +57,10 @@ def canonical(value: Any) -> Any:
     if isinstance(value, JSONLDataset):  # a validation set, say: its bytes matter
         return {"content_hash": value.content_hash}
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _str_key(item: tuple[Any, Any]) -> str:
+    return str(item[0])
 
 
 def public_options(
