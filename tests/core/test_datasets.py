@@ -168,6 +168,62 @@ def test_preference_rows_are_detected_and_checked(tmp_path: Path) -> None:
     assert [(p.line, p.field) for p in info.value.problems] == [(2, "non_preferred_output[0].role")]
 
 
+def test_loaded_rows_share_role_names_and_a_repeated_system_prompt(tmp_path: Path) -> None:
+    prompt = "You are a careful assistant. " * 4
+    rows = [
+        {"messages": [{"role": "system", "content": prompt}, *chat(f"q{i}", f"a{i}")["messages"]]}
+        for i in range(3)
+    ] + [{"messages": [{"content": "other", "role": "system"}, *chat("q", "a")["messages"]]}]
+    path = write_lines(tmp_path / "d.jsonl", [json.dumps(r) for r in rows])
+    loaded = JSONLDataset.load_sync(path)
+    firsts = [r["messages"][0] for r in loaded]
+    # Three rows with the same system prompt hold one string object; the fourth its own.
+    assert firsts[0]["content"] is firsts[1]["content"] is firsts[2]["content"]
+    assert firsts[3]["content"] == "other"
+    users = [r["messages"][1]["role"] for r in loaded]
+    assert all(role is users[0] for role in users)
+    # Nothing else changes: the same values, the same key order, the same bytes.
+    assert list(loaded) == rows
+    assert [list(m) for m in firsts] == [["role", "content"]] * 3 + [["content", "role"]]
+    assert loaded.content_hash == JSONLDataset(rows).content_hash
+    assert path.read_bytes() == b"".join(json.dumps(r).encode() + b"\n" for r in loaded)
+
+    pair = {
+        "input": {"messages": [{"role": "user", "content": "q"}]},
+        "preferred_output": [{"role": "assistant", "content": "a"}],
+        "non_preferred_output": [{"role": "assistant", "content": "b"}],
+    }
+    pairs = JSONLDataset.load_sync(write_lines(tmp_path / "p.jsonl", [json.dumps(pair)] * 2))
+    assert list(pairs) == [pair, pair]
+    roles = [p[k][0]["role"] for p in pairs for k in ("preferred_output", "non_preferred_output")]
+    assert all(role is roles[0] for role in roles)
+    assert pairs[0]["input"]["messages"][0]["role"] is users[0]
+
+
+def test_a_key_the_purpose_does_not_check_may_hold_anything(tmp_path: Path) -> None:
+    row = dict(chat("q", "a"), preferred_output=[1, "x", None], input={"messages": "no"})
+    path = write_lines(tmp_path / "d.jsonl", [json.dumps(row)])
+    assert list(JSONLDataset.load_sync(path, purpose="supervised")) == [row]
+
+
+def test_loading_restores_the_collector_as_it_found_it(tmp_path: Path) -> None:
+    import gc
+
+    path = write_lines(tmp_path / "d.jsonl", [json.dumps(chat("q", "a"))] * 3)
+    assert gc.isenabled()
+    JSONLDataset.load_sync(path)
+    assert gc.isenabled()
+    with pytest.raises(DatasetValidationError):
+        JSONLDataset.load_sync(write_lines(tmp_path / "bad.jsonl", ["{oops"]))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        JSONLDataset.load_sync(path)
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
 def test_many_problems_are_capped_in_the_message_but_counted(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "d.jsonl", ["{oops"] * 57)
     with pytest.raises(DatasetValidationError) as info:

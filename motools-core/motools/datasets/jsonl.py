@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import os
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 import orjson
 
 from motools.atomic import atomic_write
-from motools.datasets.validation import PURPOSES, Problem, check_sample
+from motools.datasets.validation import PURPOSES, ROLES, Problem, check_sample
 from motools.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -54,12 +56,64 @@ def _utf8_problem(raw: bytes, line: int) -> Problem | None:
     return None
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while rows are parsed.
+
+    Parsed JSON holds no reference cycles, so a collection during a load frees nothing; but
+    each full collection walks every row read so far, and at 1M rows those walks took half
+    of the load. The collector's state is restored afterwards (a caller that disabled it
+    keeps it disabled).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+#: One string object per role name: rows read from a file then share them rather than each
+#: holding its own copies (about 170 bytes a row of three messages).
+_SHARED_ROLES = {role: role for role in ROLES}
+
+
+def _share_strings(sample: dict[str, Any], last_system: list[str]) -> None:
+    """Make a parsed row's repeated strings shared objects: role names, and a system prompt
+    equal to the previous row's (a dataset usually repeats one). Values stay equal, and key
+    order is unchanged, so the row serialises to the same bytes."""
+    for key in ("messages", "preferred_output", "non_preferred_output", "input"):
+        messages = sample.get(key)
+        if key == "input":
+            messages = messages.get("messages") if type(messages) is dict else None
+        if type(messages) is not list:
+            continue
+        for msg in messages:
+            if type(msg) is not dict:  # a key the row's purpose does not check
+                continue
+            role = msg.get("role")
+            shared = _SHARED_ROLES.get(role) if type(role) is str else None
+            if shared is None:
+                continue
+            msg["role"] = shared
+            if shared == "system" or shared == "developer":
+                content = msg.get("content")
+                if type(content) is str:
+                    if content == last_system[0]:
+                        msg["content"] = last_system[0]
+                    else:
+                        last_system[0] = content
+
+
 def read_jsonl(
     path: str | os.PathLike[str], *, purpose: str | None = "auto"
 ) -> tuple[list[Any], list[Problem], int]:
     """Parse ``path`` line by line. Returns ``(samples, kept_problems, total_problems)``.
 
-    ``purpose=None`` skips chat-format checks (JSON errors are still reported).
+    ``purpose=None`` skips chat-format checks (JSON errors are still reported). Rows that
+    pass the checks share their role names and a repeated system prompt (see
+    :func:`_share_strings`), so a large dataset costs less memory.
     """
     if purpose is not None and purpose != "auto" and purpose not in PURPOSES:
         raise ValueError(f"unknown purpose {purpose!r} (expected auto or one of {PURPOSES})")
@@ -69,7 +123,8 @@ def read_jsonl(
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
     chosen = purpose
-    with open(path, "rb") as fh:
+    last_system = [""]
+    with open(path, "rb") as fh, _collector_paused():
         for lineno, raw in enumerate(fh, start=1):
             found: list[Problem] = []
             try:
@@ -88,6 +143,8 @@ def read_jsonl(
                 if chosen is not None:
                     check_sample(sample, lineno, chosen, found)
                 if not found:
+                    if chosen is not None:  # checked: a dict of message lists of dicts
+                        _share_strings(sample, last_system)
                     samples.append(sample)
             if found:
                 total += len(found)
